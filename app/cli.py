@@ -1,0 +1,234 @@
+"""The ``tidings`` command line: run the service and administer workspaces and keys."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import orjson
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import get_settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import AppError, field_errors_from_pydantic
+from app.migrate import upgrade_database
+from app.models import Workspace
+from app.workspaces.keys import KeyKind
+from app.workspaces.schemas import ApiKeyPublic, WorkspaceCreate
+from app.workspaces.service import workspace_service
+
+app = typer.Typer(
+    name="tidings",
+    help="Tidings: self-hosted in-app announcements.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=True)
+key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(key_app, name="key")
+
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace", "-w", help="Workspace slug; may be omitted when there is only one."
+    ),
+]
+
+
+def _run_in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Migrate, then run ``work`` in one committed transaction; print domain errors."""
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except AppError as exc:
+        errors.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from None
+    except ValidationError as exc:
+        for error in field_errors_from_pydantic(exc.errors()):
+            errors.print(f"[red]error:[/red] {error['field']}: {error['message']}")
+        raise typer.Exit(2) from None
+
+
+def _table(*columns: str) -> Table:
+    table = Table()
+    for column in columns:
+        # Fold instead of truncating: ids and keys must stay whole to be copied.
+        table.add_column(column, overflow="fold")
+    return table
+
+
+async def _resolve_workspace(session: AsyncSession, slug: str | None) -> Workspace:
+    if slug is not None:
+        return await workspace_service.get_by_slug(session, slug)
+    workspaces = await workspace_service.list(session)
+    if len(workspaces) == 1:
+        return workspaces[0]
+    if not workspaces:
+        errors.print("[red]error:[/red] no workspace yet; run: tidings workspace create NAME")
+    else:
+        slugs = ", ".join(w.slug for w in workspaces)
+        errors.print(f"[red]error:[/red] several workspaces ({slugs}); pass --workspace SLUG")
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Upgrade the database, then serve the API (and the widget) with uvicorn."""
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    uvicorn.run(
+        "app.main:create_configured_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the database schema (to the latest revision by default)."""
+    settings = get_settings()
+    upgrade_database(settings.database_url, revision)
+    console.print(f"database at [bold]{revision}[/bold]")
+
+
+@workspace_app.command("create")
+def workspace_create(
+    name: Annotated[str, typer.Argument(help='Display name, e.g. "Acme".')],
+    slug: Annotated[str | None, typer.Option(help="URL-safe name (default: from NAME).")] = None,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(help="An origin allowed to embed the widget; repeat for several."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Create a workspace and print its ids and keys (the secret key is shown only now)."""
+
+    async def work(session: AsyncSession) -> dict[str, str]:
+        data = WorkspaceCreate(name=name, slug=slug, allowed_origins=origin or [])
+        created = await workspace_service.create(session, data)
+        return {
+            "workspace_id": created.workspace.id,
+            "slug": created.workspace.slug,
+            "publishable_key": created.publishable_key,
+            "secret_key": created.secret_key,
+            "identity_secret": created.workspace.identity_secrets[0]["secret"],
+        }
+
+    result = _run_in_session(work)
+    if as_json:
+        print(orjson.dumps(result).decode())
+        return
+    # Plain lines, never a table: a key cut short by the terminal's width is useless.
+    console.print(f"Workspace [bold]{name}[/bold] created.")
+    for field, value in result.items():
+        console.print(f"  {field:<16} {value}", soft_wrap=True, highlight=False)
+    console.print("[yellow]Store the secret key now: it is not shown again.[/yellow]")
+
+
+@workspace_app.command("list")
+def workspace_list() -> None:
+    """List the workspaces of this instance."""
+    workspaces = _run_in_session(workspace_service.list)
+    table = _table("id", "slug", "name", "allowed origins")
+    for workspace in workspaces:
+        table.add_row(
+            workspace.id, workspace.slug, workspace.name, " ".join(workspace.allowed_origins)
+        )
+    console.print(table)
+
+
+@key_app.command("create")
+def key_create(
+    kind: Annotated[KeyKind, typer.Option(help="secret (admin API) or publishable (widget).")],
+    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "cli",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Create an API key and print it (a secret key is shown only now)."""
+
+    async def work(session: AsyncSession) -> str:
+        target = await _resolve_workspace(session, workspace)
+        created = await workspace_service.create_key(session, target.id, kind, name)
+        return created.key
+
+    print(_run_in_session(work))
+
+
+@key_app.command("list")
+def key_list(
+    workspace: WorkspaceOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """List a workspace's keys; secret keys appear only by their first characters."""
+
+    async def work(session: AsyncSession) -> list[ApiKeyPublic]:
+        target = await _resolve_workspace(session, workspace)
+        keys = await workspace_service.list_keys(session, target.id)
+        return [ApiKeyPublic.model_validate(key) for key in keys]
+
+    keys = _run_in_session(work)
+    if as_json:
+        print(orjson.dumps([key.model_dump(mode="json") for key in keys]).decode())
+        return
+    table = _table("id", "kind", "name", "key", "created", "last used", "revoked")
+    for key in keys:
+        table.add_row(
+            key.id,
+            key.kind,
+            key.name,
+            key.preview,
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never",
+            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@key_app.command("revoke")
+def key_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_...), from 'tidings key list'.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Revoke an API key; requests with it fail from now on."""
+
+    async def work(session: AsyncSession) -> None:
+        target = await _resolve_workspace(session, workspace)
+        await workspace_service.revoke_key(session, target.id, key_id)
+
+    _run_in_session(work)
+    console.print(f"revoked {key_id}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,229 @@
+"""One error model for the whole API: RFC 9457 ``application/problem+json``.
+
+Services raise ``AppError`` subclasses; they never know about HTTP responses. The handlers
+installed by ``install_error_handlers`` render those, FastAPI's validation errors and
+Starlette's HTTP errors (404, 405, ...) the same way.
+"""
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, TypedDict
+
+import orjson
+import sqlalchemy.exc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.logs import request_id_var
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("tidings.errors")
+
+
+class FieldError(TypedDict):
+    field: str
+    message: str
+    type: str
+
+
+class AppError(Exception):
+    status: int = 500
+    slug: str = "internal-error"
+    title: str = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = headers or {}
+
+
+class BadRequest(AppError):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(AppError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="tidings"'})
+
+
+class Forbidden(AppError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(AppError):
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PayloadTooLarge(AppError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class InvalidInput(AppError):
+    status, slug, title = 422, "validation-error", "Invalid input"
+
+
+class ServiceUnavailable(AppError):
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 2) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
+def invalid_field(field: str, message: str, error_type: str = "value_error") -> InvalidInput:
+    """A 422 about a single field, the most common validation failure raised by services."""
+    return InvalidInput(
+        f"{field}: {message}", errors=[{"field": field, "message": message, "type": error_type}]
+    )
+
+
+def problem_response(
+    status: int,
+    *,
+    title: str,
+    detail: str,
+    slug: str | None = None,
+    errors: Sequence[FieldError] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:tidings:problem:{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = list(errors)
+    request_id = request_id_var.get()
+    if request_id:
+        body["request_id"] = request_id
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers) if headers else None,
+    )
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    """``("body", "audience", "pages", 0)`` → ``audience.pages[0]``."""
+    parts = list(loc)
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "body"
+
+
+def field_errors_from_pydantic(errors: Sequence[Any], prefix: str = "") -> list[FieldError]:
+    result: list[FieldError] = []
+    for error in errors:
+        field = _location(error.get("loc", ()))
+        if prefix:
+            field = prefix if field == "body" else f"{prefix}.{field}"
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown or read-only field; remove it"
+        result.append({"field": field, "message": message, "type": str(error.get("type"))})
+    return result
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        slug=exc.slug,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError | ValidationError)
+    raw = list(exc.errors())
+    if any(error.get("type") == "json_invalid" for error in raw):
+        return problem_response(
+            400,
+            title="Malformed JSON",
+            detail="The request body is not valid JSON.",
+            slug="malformed-json",
+        )
+    errors = field_errors_from_pydantic(raw)
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem_response(
+        422, title="Invalid input", detail=summary, slug="validation-error", errors=errors
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    if exc.status_code == 404 and detail == phrase:
+        detail = f"No route matches {request.method} {request.url.path}."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    return problem_response(exc.status_code, title=phrase, detail=detail, headers=exc.headers)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return problem_response(
+        503,
+        title="Service unavailable",
+        detail="The database is not reachable right now; retry shortly.",
+        slug="service-unavailable",
+        headers={"Retry-After": "2"},
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem_response(
+        500,
+        title="Internal server error",
+        detail="Something went wrong on our side; the request id identifies it in the logs.",
+        slug="internal-error",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(ValidationError, _request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for database_fault in (
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+    ):
+        app.add_exception_handler(database_fault, _database_unavailable)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,49 @@
+"""The ASGI application: ``create_app()`` wires settings, database, middleware and routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import install_error_handlers
+from app.logs import configure_logging
+from app.middleware import RequestContextMiddleware
+from app.ops.endpoints import router as ops_router
+from app.workspaces.endpoints import router as workspaces_router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Tidings",
+        version=__version__,
+        description="Self-hosted in-app announcements: authoring, targeting, widget, engagement.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(ops_router)
+    app.include_router(workspaces_router)
+    return app
+
+
+def create_configured_app() -> FastAPI:
+    """Entry point for uvicorn workers (``--factory``): logging first, then the app."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -1,0 +1,102 @@
+"""Who is calling: typed dependencies for the three kinds of caller.
+
+- ``SecretKeyAuth``: ``Authorization: Bearer sk_...`` — the workspace's admin API.
+- ``PublishableKeyAuth``: ``?key=pk_...`` or ``X-Tidings-Key: pk_...`` — widget endpoints.
+- ``AdminAuth``: ``Authorization: Bearer <TIDINGS_ADMIN_TOKEN>`` — instance administration.
+"""
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+
+from app.config import Settings
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthorized
+from app.workspaces.keys import KeyKind, kind_of
+from app.workspaces.service import workspace_service
+
+_bearer = HTTPBearer(auto_error=False, description="A secret key: `Bearer sk_...`")
+_admin_bearer = HTTPBearer(
+    auto_error=False, scheme_name="AdminToken", description="`Bearer <TIDINGS_ADMIN_TOKEN>`"
+)
+_key_query = APIKeyQuery(name="key", auto_error=False, description="A publishable key `pk_...`")
+_key_header = APIKeyHeader(
+    name="X-Tidings-Key", auto_error=False, description="A publishable key `pk_...`"
+)
+
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+@dataclass(frozen=True)
+class KeyPrincipal:
+    workspace_id: str
+    key_id: str
+    kind: KeyKind
+
+
+def _refuse_secret_in_query(request: Request) -> None:
+    # URLs land in access logs, proxies and browser history: a secret there is a leak.
+    if any(value.startswith("sk_") for value in request.query_params.values()):
+        raise Unauthorized(
+            "Secret keys are never accepted in a URL. Send it as 'Authorization: Bearer sk_...' "
+            "and rotate this key: it may now be in logs."
+        )
+
+
+async def require_secret_key(
+    request: Request, session: SessionDep, credentials: BearerCredentials
+) -> KeyPrincipal:
+    _refuse_secret_in_query(request)
+    if credentials is None:
+        raise Unauthorized("Send a secret key as 'Authorization: Bearer sk_...'.")
+    key = credentials.credentials
+    if kind_of(key) is KeyKind.publishable:
+        await workspace_service.authenticate(session, key)
+        raise Forbidden(
+            "A publishable key only opens the widget endpoints; use a secret key (sk_...)."
+        )
+    api_key = await workspace_service.authenticate(session, key)
+    return KeyPrincipal(api_key.workspace_id, api_key.id, KeyKind.secret)
+
+
+async def require_publishable_key(
+    request: Request,
+    session: SessionDep,
+    query_key: Annotated[str | None, Depends(_key_query)],
+    header_key: Annotated[str | None, Depends(_key_header)],
+) -> KeyPrincipal:
+    _refuse_secret_in_query(request)
+    key = header_key or query_key
+    if not key:
+        raise Unauthorized("Pass the publishable key as ?key=pk_... or the X-Tidings-Key header.")
+    if kind_of(key) is KeyKind.secret:
+        raise Forbidden(
+            "Widget endpoints take the publishable key (pk_...); never ship a secret key "
+            "to browsers."
+        )
+    api_key = await workspace_service.authenticate(session, key)
+    return KeyPrincipal(api_key.workspace_id, api_key.id, KeyKind.publishable)
+
+
+async def require_admin_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_admin_bearer)],
+) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.admin_token is None:
+        raise Unauthorized(
+            "The instance admin API is disabled: set TIDINGS_ADMIN_TOKEN, or use "
+            "'tidings workspace create' on the server."
+        )
+    if credentials is None or not hmac.compare_digest(
+        credentials.credentials.encode(), settings.admin_token.get_secret_value().encode()
+    ):
+        raise Unauthorized("Send the instance admin token as 'Authorization: Bearer ...'.")
+
+
+SecretKeyAuth = Annotated[KeyPrincipal, Depends(require_secret_key)]
+PublishableKeyAuth = Annotated[KeyPrincipal, Depends(require_publishable_key)]
+AdminAuth = Annotated[None, Depends(require_admin_token)]

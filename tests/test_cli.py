@@ -1,0 +1,120 @@
+"""The ``tidings`` command line against a real database."""
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+from app.config import get_settings
+from tests.fixtures.databases import BACKENDS, fresh_database
+
+runner = CliRunner()
+
+
+@pytest.fixture(params=BACKENDS)
+def cli_database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path) as url:
+        monkeypatch.setenv("TIDINGS_DATABASE_URL", url)
+        monkeypatch.chdir(tmp_path)  # no stray .env is read
+        monkeypatch.setenv("COLUMNS", "200")  # tables fold less in a wide terminal
+        get_settings.cache_clear()
+        yield url
+        get_settings.cache_clear()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+class TestWorkspaceCommands:
+    def test_create_json_then_list_keys(self, cli_database: str) -> None:
+        code, output = invoke(
+            "workspace", "create", "Acme", "--origin", "https://app.acme.com/", "--json"
+        )
+        assert code == 0, output
+        created = orjson.loads(output)
+        assert set(created) == {
+            "workspace_id",
+            "slug",
+            "publishable_key",
+            "secret_key",
+            "identity_secret",
+        }
+        assert created["slug"] == "acme"
+        assert created["secret_key"].startswith("sk_")
+
+        code, output = invoke("key", "list", "--json")
+        assert code == 0, output
+        keys = orjson.loads(output)
+        assert [key["kind"] for key in keys] == ["publishable", "secret"]
+        assert keys[0]["preview"] == created["publishable_key"]
+        assert created["secret_key"] not in output
+
+        code, output = invoke("key", "list")
+        assert code == 0 and "publishable" in output and created["secret_key"] not in output
+
+        code, output = invoke("workspace", "list")
+        assert code == 0 and "acme" in output and "https://app.acme.com" in output
+
+    def test_duplicate_slug_fails_clearly(self, cli_database: str) -> None:
+        assert invoke("workspace", "create", "Acme")[0] == 0
+        code, output = invoke("workspace", "create", "Acme")
+        assert code == 1
+        assert "already exists" in output
+
+    def test_bad_origin_fails_clearly(self, cli_database: str) -> None:
+        code, output = invoke("workspace", "create", "Acme", "--origin", "ftp://acme.com")
+        assert code == 2
+        assert "allowed_origins[0]" in output
+
+
+class TestKeyCommands:
+    def test_create_and_revoke(self, cli_database: str) -> None:
+        invoke("workspace", "create", "Acme", "--json")
+        code, key = invoke("key", "create", "--kind", "secret", "--name", "deploy")
+        assert code == 0, key
+        key = key.strip()
+        assert key.startswith("sk_")
+
+        code, output = invoke("key", "list", "--workspace", "acme", "--json")
+        assert key not in output
+        assert hashlib.sha256(key.encode()).hexdigest() not in output
+        deploy = next(k for k in orjson.loads(output) if k["name"] == "deploy")
+        assert deploy["revoked_at"] is None
+
+        code, output = invoke("key", "revoke", deploy["id"])
+        assert code == 0, output
+        code, output = invoke("key", "list", "--json")
+        deploy = next(k for k in orjson.loads(output) if k["name"] == "deploy")
+        assert deploy["revoked_at"] is not None
+
+    def test_ambiguous_workspace_asks_for_slug(self, cli_database: str) -> None:
+        invoke("workspace", "create", "One")
+        invoke("workspace", "create", "Two")
+        code, output = invoke("key", "list")
+        assert code == 2
+        assert "--workspace" in output
+
+    def test_every_command_has_help(self) -> None:
+        for command in (
+            [],
+            ["serve"],
+            ["migrate"],
+            ["workspace"],
+            ["workspace", "create"],
+            ["workspace", "list"],
+            ["key"],
+            ["key", "create"],
+            ["key", "list"],
+            ["key", "revoke"],
+        ):
+            code, output = invoke(*command, "--help")
+            assert code == 0, (command, output)
+            assert "Usage" in output
