@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import orjson
@@ -12,6 +13,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.announcements.files import AnnouncementFileError, parse_announcement_file
+from app.announcements.schemas import AnnouncementCreate
+from app.announcements.service import announcement_service
 from app.config import get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError, field_errors_from_pydantic
@@ -44,8 +48,8 @@ WorkspaceOption = Annotated[
 ]
 
 
-def _run_in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Migrate, then run ``work`` in one committed transaction; print domain errors."""
+def _run_in_session(work: Callable[[AsyncSession], Awaitable[T]], *, commit: bool = True) -> T:
+    """Migrate, then run ``work`` in one transaction (committed unless told not to)."""
     settings = get_settings()
     upgrade_database(settings.database_url)
 
@@ -54,7 +58,10 @@ def _run_in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         try:
             async with create_sessionmaker(engine)() as session:
                 result = await work(session)
-                await session.commit()
+                if commit:
+                    await session.commit()
+                else:
+                    await session.rollback()
                 return result
         finally:
             await engine.dispose()
@@ -228,6 +235,52 @@ def key_revoke(
 
     _run_in_session(work)
     console.print(f"revoked {key_id}")
+
+
+@app.command()
+def announce(
+    files: Annotated[
+        list[Path], typer.Argument(help="Markdown files with front matter.", exists=True)
+    ],
+    workspace: WorkspaceOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and show what would change; write nothing.")
+    ] = False,
+) -> None:
+    """Create or update announcements from markdown files, matched by slug.
+
+    All files are applied in one transaction: if any is invalid, nothing is written.
+    See docs/announcing-from-git.md for the file format.
+    """
+    parsed: list[tuple[Path, AnnouncementCreate]] = []
+    problems: list[str] = []
+    for path in files:
+        try:
+            parsed.append((path, parse_announcement_file(path)))
+        except AnnouncementFileError as exc:
+            problems += [f"{exc.path}: {problem}" for problem in exc.problems]
+    if problems:
+        for problem in problems:
+            errors.print(f"[red]error:[/red] {problem}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession) -> list[str]:
+        target = await _resolve_workspace(session, workspace)
+        lines = []
+        for path, data in parsed:
+            try:
+                result = await announcement_service.upsert_by_slug(session, target.id, data)
+            except AppError as exc:
+                raise AppError(f"{path}: {exc.detail}") from None
+            verb = f"would be {result.action}" if dry_run else str(result.action)
+            detail = f" ({', '.join(result.changed_fields)})" if result.changed_fields else ""
+            lines.append(f"{path}: {data.slug} {verb}{detail} [{result.announcement.id}]")
+        return lines
+
+    for line in _run_in_session(work, commit=not dry_run):
+        console.print(line, soft_wrap=True, highlight=False)
+    if dry_run:
+        console.print("dry run: nothing was written")
 
 
 def main() -> None:

@@ -132,6 +132,8 @@ def _location(loc: Sequence[int | str]) -> str:
         parts = parts[1:]
     text = ""
     for part in parts:
+        if part == "[key]":  # pydantic's marker for "the dict key itself is invalid"
+            continue
         if isinstance(part, int):
             text += f"[{part}]"
         else:

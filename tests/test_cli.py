@@ -118,3 +118,48 @@ class TestKeyCommands:
             code, output = invoke(*command, "--help")
             assert code == 0, (command, output)
             assert "Usage" in output
+
+
+EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "2026-12-dark-mode.md"
+
+
+class TestAnnounceCommand:
+    def test_documented_example_round_trip(self, cli_database: str, tmp_path: Path) -> None:
+        invoke("workspace", "create", "Acme")
+        source = tmp_path / "2026-12-dark-mode.md"
+        source.write_text(EXAMPLE.read_text())
+
+        code, output = invoke("announce", "--dry-run", str(source))
+        assert code == 0, output
+        assert "would be created" in output and "nothing was written" in output
+        code, output = invoke("announce", str(source))
+        assert code == 0, output
+        assert "2026-12-dark-mode created" in output
+
+        code, output = invoke("announce", str(source))
+        assert code == 0 and "unchanged" in output, output
+
+        source.write_text(
+            source.read_text().replace("title: Dark mode is here", "title: Dark mode, at last")
+        )
+        code, output = invoke("announce", "--dry-run", str(source))
+        assert "would be updated (title)" in output, output
+        code, output = invoke("announce", str(source))
+        assert "updated (title)" in output, output
+        code, output = invoke("announce", str(source))
+        assert "unchanged" in output, output
+
+    def test_invalid_file_writes_nothing(self, cli_database: str, tmp_path: Path) -> None:
+        invoke("workspace", "create", "Acme")
+        good = tmp_path / "good.md"
+        good.write_text("---\ntitle: Fine\n---\nBody\n")
+        bad = tmp_path / "bad.md"
+        bad.write_text("---\ntitle: Broken\ncta: {label: Go, url: 'javascript:alert(1)'}\n---\nx\n")
+        no_front = tmp_path / "plain.md"
+        no_front.write_text("# Just markdown\n")
+        code, output = invoke("announce", str(good), str(bad), str(no_front))
+        assert code == 2
+        assert "bad.md: cta.url" in output
+        assert "plain.md" in output and "front matter" in output
+        code, output = invoke("announce", "--dry-run", str(good))
+        assert "would be created" in output  # the good file was not written either

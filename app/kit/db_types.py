@@ -28,6 +28,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return as_utc(value)
 
 
-def json_type() -> TypeEngine[Any]:
-    """JSON on SQLite, JSONB on PostgreSQL."""
-    return JSON().with_variant(JSONB(), "postgresql")
+def json_type(*, none_as_null: bool = False) -> TypeEngine[Any]:
+    """JSON on SQLite, JSONB on PostgreSQL; ``none_as_null`` stores None as SQL NULL."""
+    return JSON(none_as_null=none_as_null).with_variant(
+        JSONB(none_as_null=none_as_null), "postgresql"
+    )

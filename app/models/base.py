@@ -24,8 +24,12 @@ def timestamp_field(*, nullable: bool = False) -> Any:
     return Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
 
 
-def json_field(default_factory: Any) -> Any:
-    return Field(default_factory=default_factory, sa_type=json_type(), nullable=False)
+def json_field(default_factory: Any, *, nullable: bool = False) -> Any:
+    return Field(
+        default_factory=default_factory,
+        sa_type=json_type(none_as_null=nullable),
+        nullable=nullable,
+    )
 
 
 __all__ = ["SQLModel", "datetime", "json_field", "timestamp_field"]

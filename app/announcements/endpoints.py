@@ -1,0 +1,122 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from app.announcements.lifecycle import state_at
+from app.announcements.repository import ListFilters
+from app.announcements.schemas import (
+    AnnouncementCreate,
+    AnnouncementPage,
+    AnnouncementPublic,
+    AnnouncementUpdate,
+    State,
+)
+from app.announcements.service import announcement_service
+from app.db import SessionDep
+from app.errors import PreconditionFailed
+from app.kit.etags import quote_etag
+from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.kit.time import utc_now
+from app.models import Announcement
+from app.workspaces.auth import SecretKeyAuth
+
+router = APIRouter(prefix="/v1/announcements", tags=["announcements"])
+
+_ETAG_HEADER = {"ETag": {"description": "The announcement's version, for If-Match."}}
+
+
+def to_public(announcement: Announcement) -> AnnouncementPublic:
+    state = state_at(
+        announcement.status, announcement.publish_at, announcement.expire_at, utc_now()
+    )
+    return AnnouncementPublic.model_validate(
+        {**announcement.model_dump(), "state": state}, from_attributes=False
+    )
+
+
+def _version_from_if_match(if_match: str | None) -> int | None:
+    """``"3"`` → 3. Anything we never issued can never match: 412, not a silent overwrite."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip()
+    if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
+        return int(tag[1:-1])
+    raise PreconditionFailed(
+        f'If-Match {if_match!r} is not an ETag of this announcement (they look like "3").'
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={201: {"headers": _ETAG_HEADER}},
+)
+async def create_announcement(
+    data: AnnouncementCreate, session: SessionDep, auth: SecretKeyAuth, response: Response
+) -> AnnouncementPublic:
+    """Create an announcement (a draft unless `status` says otherwise)."""
+    announcement = await announcement_service.create(session, auth.workspace_id, data)
+    response.headers["ETag"] = quote_etag(announcement.version)
+    response.headers["Location"] = f"/v1/announcements/{announcement.id}"
+    return to_public(announcement)
+
+
+@router.get("")
+async def list_announcements(
+    session: SessionDep,
+    auth: SecretKeyAuth,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    state: State | None = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in the title.")] = None,
+    pinned_first: bool = False,
+) -> AnnouncementPage:
+    """List announcements, newest first (pinned ones first with `pinned_first=true`)."""
+    filters = ListFilters(state=state, category=category, text=q, pinned_first=pinned_first)
+    page = await announcement_service.list(session, auth.workspace_id, filters, limit, cursor)
+    return AnnouncementPage(
+        data=[to_public(item) for item in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{announcement_id}", responses={200: {"headers": _ETAG_HEADER}})
+async def get_announcement(
+    announcement_id: str, session: SessionDep, auth: SecretKeyAuth, response: Response
+) -> AnnouncementPublic:
+    """One announcement, with its version as `ETag`."""
+    announcement = await announcement_service.get(session, auth.workspace_id, announcement_id)
+    response.headers["ETag"] = quote_etag(announcement.version)
+    return to_public(announcement)
+
+
+@router.patch(
+    "/{announcement_id}",
+    responses={200: {"headers": _ETAG_HEADER}, 412: {"description": "Stale If-Match."}},
+)
+async def update_announcement(
+    announcement_id: str,
+    data: AnnouncementUpdate,
+    session: SessionDep,
+    auth: SecretKeyAuth,
+    response: Response,
+    if_match: Annotated[str | None, Header(description='The ETag you read, e.g. "3".')] = None,
+) -> AnnouncementPublic:
+    """Change the fields sent. With `If-Match`, a stale version is refused (412)."""
+    announcement = await announcement_service.update(
+        session,
+        auth.workspace_id,
+        announcement_id,
+        data,
+        if_match=_version_from_if_match(if_match),
+    )
+    response.headers["ETag"] = quote_etag(announcement.version)
+    return to_public(announcement)
+
+
+@router.delete("/{announcement_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_announcement(
+    announcement_id: str, session: SessionDep, auth: SecretKeyAuth
+) -> None:
+    """Delete a draft. Published or archived announcements are archived, not deleted (409)."""
+    await announcement_service.delete(session, auth.workspace_id, announcement_id)

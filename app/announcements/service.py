@@ -1,0 +1,221 @@
+"""Authoring announcements: validation beyond the schema, rendering, lifecycle, concurrency."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.announcements.content import render_markdown
+from app.announcements.repository import AnnouncementRepository, ListFilters
+from app.announcements.schemas import AnnouncementCreate, AnnouncementUpdate, Status
+from app.errors import Conflict, NotFound, PreconditionFailed, invalid_field
+from app.kit.ids import new_id
+from app.kit.pagination import decode_cursor, encode_cursor
+from app.kit.time import utc_now
+from app.models import Announcement
+from app.targeting.audience import validate_audience
+
+
+class UpsertAction(StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    action: UpsertAction
+    changed_fields: list[str]
+    announcement: Announcement
+
+
+@dataclass(frozen=True)
+class AnnouncementPageResult:
+    items: Sequence[Announcement]
+    next_cursor: str | None
+
+
+class AnnouncementService:
+    async def create(
+        self, session: AsyncSession, workspace_id: str, data: AnnouncementCreate
+    ) -> Announcement:
+        values = await self._stored_values(session, workspace_id, data.model_dump(), None)
+        _check_window(values.get("publish_at"), values.get("expire_at"))
+        now = utc_now()
+        announcement = Announcement(
+            workspace_id=workspace_id,
+            id=new_id("ann"),
+            created_at=now,
+            updated_at=now,
+            published_at=now if values["status"] == Status.published else None,
+            **values,
+        )
+        session.add(announcement)
+        await _flush_or_slug_conflict(session, values.get("slug"))
+        return announcement
+
+    async def get(
+        self, session: AsyncSession, workspace_id: str, announcement_id: str
+    ) -> Announcement:
+        announcement = await AnnouncementRepository(session).get(workspace_id, announcement_id)
+        if announcement is None:
+            raise NotFound(f"No announcement {announcement_id!r} in this workspace.")
+        return announcement
+
+    async def list(
+        self,
+        session: AsyncSession,
+        workspace_id: str,
+        filters: ListFilters,
+        limit: int,
+        cursor: str | None,
+    ) -> AnnouncementPageResult:
+        after = _position_from_cursor(cursor, filters) if cursor else None
+        items = await AnnouncementRepository(session).list_page(
+            workspace_id, filters, utc_now(), limit + 1, after
+        )
+        if len(items) <= limit:
+            return AnnouncementPageResult(items, None)
+        last = items[limit - 1]
+        position = {"id": last.id, "pinned": last.pinned, "pinned_first": filters.pinned_first}
+        return AnnouncementPageResult(items[:limit], encode_cursor(position))
+
+    async def update(
+        self,
+        session: AsyncSession,
+        workspace_id: str,
+        announcement_id: str,
+        data: AnnouncementUpdate,
+        *,
+        if_match: int | None = None,
+    ) -> Announcement:
+        """Partial update. ``if_match``: the version the author edited, else 412."""
+        announcement = await self.get(session, workspace_id, announcement_id)
+        if if_match is not None and if_match != announcement.version:
+            raise PreconditionFailed(
+                f"The announcement is at version {announcement.version}, not {if_match}: "
+                "someone changed it since you read it. Fetch it again and reapply your edit."
+            )
+        return await self._apply(session, announcement, data.changes())
+
+    async def delete(self, session: AsyncSession, workspace_id: str, announcement_id: str) -> None:
+        announcement = await self.get(session, workspace_id, announcement_id)
+        if announcement.status != Status.draft:
+            raise Conflict(
+                f"Only drafts can be deleted; this announcement is {announcement.status}. "
+                'Archive it instead (PATCH {"status": "archived"}): that keeps its engagement '
+                "history."
+            )
+        await AnnouncementRepository(session).delete(workspace_id, announcement_id)
+
+    async def upsert_by_slug(
+        self, session: AsyncSession, workspace_id: str, data: AnnouncementCreate
+    ) -> UpsertResult:
+        """Create or update the announcement with ``data.slug`` (publishing from files)."""
+        if data.slug is None:
+            raise invalid_field("slug", "is required to create or update by slug")
+        existing = await AnnouncementRepository(session).get_by_slug(workspace_id, data.slug)
+        if existing is None:
+            created = await self.create(session, workspace_id, data)
+            return UpsertResult(UpsertAction.created, [], created)
+        wanted = await self._stored_values(session, workspace_id, data.model_dump(), existing.id)
+        changed = {
+            name: value for name, value in wanted.items() if getattr(existing, name) != value
+        }
+        if not changed:
+            return UpsertResult(UpsertAction.unchanged, [], existing)
+        updated = await self._write(session, existing, changed)
+        return UpsertResult(UpsertAction.updated, sorted(changed), updated)
+
+    async def _apply(
+        self, session: AsyncSession, announcement: Announcement, changes: dict[str, Any]
+    ) -> Announcement:
+        values = await self._stored_values(
+            session, announcement.workspace_id, changes, announcement.id
+        )
+        return await self._write(session, announcement, values)
+
+    async def _write(
+        self, session: AsyncSession, announcement: Announcement, values: dict[str, Any]
+    ) -> Announcement:
+        _check_window(
+            values.get("publish_at", announcement.publish_at),
+            values.get("expire_at", announcement.expire_at),
+        )
+        values = dict(values)
+        now = utc_now()
+        values["updated_at"] = now
+        if values.get("status") == Status.published and announcement.published_at is None:
+            values["published_at"] = now
+        repository = AnnouncementRepository(session)
+        try:
+            applied = await repository.compare_and_update(
+                announcement.workspace_id, announcement.id, announcement.version, values
+            )
+        except IntegrityError:
+            raise _slug_conflict(values.get("slug")) from None
+        if not applied:
+            raise Conflict("The announcement changed while this edit was applied; retry.")
+        await session.refresh(announcement)
+        return announcement
+
+    async def _stored_values(
+        self,
+        session: AsyncSession,
+        workspace_id: str,
+        fields: dict[str, Any],
+        announcement_id: str | None,
+    ) -> dict[str, Any]:
+        """Validate what schemas cannot, and turn sent fields into column values."""
+        values = dict(fields)
+        slug = values.get("slug")
+        if slug is not None and await AnnouncementRepository(session).slug_taken(
+            workspace_id, slug, excluding=announcement_id
+        ):
+            raise _slug_conflict(slug)
+        if "body" in values:
+            values["body_html"] = render_markdown(values["body"])
+        if "audience" in values:
+            values["audience"] = await validate_audience(session, workspace_id, values["audience"])
+        if "translations" in values:
+            values["translations"] = {
+                locale: {**text, "body_html": render_markdown(text["body"])}
+                for locale, text in values["translations"].items()
+            }
+        for name, value in values.items():
+            if isinstance(value, StrEnum):
+                values[name] = value.value
+        return values
+
+
+def _check_window(publish_at: datetime | None, expire_at: datetime | None) -> None:
+    if publish_at is not None and expire_at is not None and expire_at <= publish_at:
+        raise invalid_field("expire_at", "must be after publish_at")
+
+
+def _position_from_cursor(cursor: str, filters: ListFilters) -> tuple[bool, str]:
+    position = decode_cursor(cursor)
+    announcement_id, pinned = position.get("id"), position.get("pinned")
+    if not isinstance(announcement_id, str) or not isinstance(pinned, bool):
+        raise invalid_field("cursor", "is not a cursor returned by this API; start without one")
+    if position.get("pinned_first") != filters.pinned_first:
+        raise invalid_field("cursor", "was made for another ordering; keep pinned_first the same")
+    return pinned, announcement_id
+
+
+def _slug_conflict(slug: object) -> Conflict:
+    return Conflict(f"Another announcement in this workspace has the slug {slug!r}.")
+
+
+async def _flush_or_slug_conflict(session: AsyncSession, slug: object) -> None:
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise _slug_conflict(slug) from None
+
+
+announcement_service = AnnouncementService()

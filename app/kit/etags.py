@@ -1,0 +1,23 @@
+"""Entity tags: quoting, and RFC 9110 matching for If-Match and If-None-Match."""
+
+
+def quote_etag(value: str | int) -> str:
+    return f'"{value}"'
+
+
+def _tags(header: str) -> list[str]:
+    return [part.strip() for part in header.split(",") if part.strip()]
+
+
+def if_match_allows(header: str | None, current: str) -> bool:
+    """Strong comparison: a weak tag (``W/"..."``) never matches; ``*`` matches anything."""
+    if header is None:
+        return True
+    return any(tag == "*" or tag == quote_etag(current) for tag in _tags(header))
+
+
+def if_none_match_hits(header: str | None, current: str) -> bool:
+    """Weak comparison, as RFC 9110 asks for If-None-Match: ``W/"x"`` equals ``"x"``."""
+    if header is None:
+        return False
+    return any(tag == "*" or tag.removeprefix("W/") == quote_etag(current) for tag in _tags(header))
