@@ -971,6 +971,10 @@ class _Compiler:
                     clauses.append(_Or(children, negate=key == "$nor"))
             elif key == "$not":
                 clauses.append(_Not(self.condition(value, key_path, depth + 1)))
+            elif key in _VALUE_OPERATORS:
+                raise ConditionError(
+                    key_path, f'{key} tests an attribute; write {{"plan": {{"{key}": ...}}}}'
+                )
             elif key.startswith("$"):
                 raise _unknown_operator(key_path, key)
             else:

@@ -848,6 +848,11 @@ class TestValidation:
         with pytest.raises(ValueError, match=r"^plan\.\$in: \$in needs a list$"):
             compile_condition({"plan": {"$in": "pro"}})
 
+    def test_value_operator_at_condition_level(self) -> None:
+        with pytest.raises(ConditionError, match="tests an attribute") as caught:
+            compile_condition({"$or": [{"$gt": 5}]})
+        assert caught.value.path == "$or[0].$gt"
+
     def test_unknown_operator_names_itself(self) -> None:
         with pytest.raises(ConditionError) as caught:
             compile_condition({"plan": {"$foo": 1}})
