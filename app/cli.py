@@ -1,9 +1,12 @@
-"""The ``tidings`` command line: run the service and administer workspaces and keys."""
+"""The ``tidings`` command line: run the service, administer workspaces, publish, report."""
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -18,6 +21,9 @@ from app.announcements.schemas import AnnouncementCreate
 from app.announcements.service import announcement_service
 from app.config import get_settings
 from app.db import create_engine, create_sessionmaker
+from app.engagement.csv_export import to_csv
+from app.engagement.series import Interval
+from app.engagement.service import engagement_service, resolve_range
 from app.errors import AppError, field_errors_from_pydantic
 from app.migrate import upgrade_database
 from app.models import Workspace
@@ -69,8 +75,9 @@ def _run_in_session(work: Callable[[AsyncSession], Awaitable[T]], *, commit: boo
     try:
         return asyncio.run(run())
     except AppError as exc:
-        errors.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from None
+        errors.print(f"[red]error:[/red] {exc.detail}", soft_wrap=True, highlight=False)
+        # Exit 2 for input the user can fix (like a usage error), 1 for refusals.
+        raise typer.Exit(2 if exc.status == 422 else 1) from None
     except ValidationError as exc:
         for error in field_errors_from_pydantic(exc.errors()):
             errors.print(f"[red]error:[/red] {error['field']}: {error['message']}")
@@ -281,6 +288,97 @@ def announce(
         console.print(line, soft_wrap=True, highlight=False)
     if dry_run:
         console.print("dry run: nothing was written")
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def stats(
+    workspace: WorkspaceOption = None,
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="Start: a date or date-time (default: 30 days ago)."),
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="End: a date (included) or date-time.")] = None,
+    tz: Annotated[str, typer.Option(help="IANA time zone for dates.")] = "UTC",
+    sort: Annotated[str, typer.Option(help="A figure; prefix - to descend.")] = "-impressions",
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table, csv or json.")
+    ] = OutputFormat.table,
+) -> None:
+    """Print engagement per announcement: impressions, uniques, clicks, CTR, dismissals."""
+
+    async def work(session: AsyncSession) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        target = await _resolve_workspace(session, workspace)
+        window = resolve_range(from_, to, Interval.day, tz)
+        rows, _ = await engagement_service.workspace_stats(
+            session, target.id, window, sort, limit=10**9, cursor=None
+        )
+        return rows, window.describe()
+
+    with errors.status("Loading engagement…", spinner="dots"):
+        rows, window = _run_in_session(work, commit=False)
+    if output is OutputFormat.json:
+        described = {key: value for key, value in window.items() if key != "interval"}
+        print(orjson.dumps({**described, "data": rows}, default=str).decode())
+        return
+    if output is OutputFormat.csv:
+        columns = ["announcement_id", "title", "state", "published_at"]
+        sys.stdout.write(to_csv(columns, rows))
+        return
+    table = _table(
+        "announcement",
+        "state",
+        "impressions",
+        "viewers",
+        "clicks",
+        "CTR",
+        "dismissed",
+        "👍 / 😐 / 👎",
+    )
+    table.title = f"Engagement {window['from'][:10]} → {window['to'][:10]} ({window['tz']})"
+    for row in rows:
+        reactions = row["reactions"]
+        table.add_row(
+            row["title"],
+            row["state"],
+            f"{row['impressions']:,}",
+            f"{row['unique_viewers']:,}",
+            f"{row['clicks']:,}",
+            _percent(row["ctr"]),
+            _percent(row["dismiss_rate"]),
+            f"{reactions['positive']} / {reactions['neutral']} / {reactions['negative']}",
+        )
+    console.print(table)
+
+
+@app.command("purge-events")
+def purge_events(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Delete raw events received more than this many days ago "
+            "(default: TIDINGS_EVENT_RETENTION_DAYS).",
+        ),
+    ] = None,
+) -> None:
+    """Delete old raw events. Counts, unique counts and users' state stay as they are."""
+    days = older_than_days or get_settings().event_retention_days
+
+    async def work(session: AsyncSession) -> int:
+        return await engagement_service.purge_events(session, timedelta(days=days))
+
+    deleted = _run_in_session(work)
+    console.print(f"deleted {deleted:,} raw events received more than {days} days ago")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def main() -> None:

@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json
 
+    widget_poll_after_s: int = Field(
+        default=60, ge=5, le=3600, description="How often widgets poll the feed."
+    )
+    widget_cache_recheck_s: float = Field(
+        default=1.0, ge=0, le=10, description="Staleness bound of the per-process feed cache."
+    )
+
+    event_retention_days: int = Field(
+        default=180, ge=1, le=3650, description="Raw events older than this are purged."
+    )
+
     # Pool and statement timeouts keep a sick database from turning into hung requests.
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)

@@ -52,6 +52,13 @@ class BadRequest(AppError):
     status, slug, title = 400, "bad-request", "Bad request"
 
 
+class MalformedJson(BadRequest):
+    slug, title = "malformed-json", "Malformed JSON"
+
+    def __init__(self) -> None:
+        super().__init__("The request body is not valid JSON.")
+
+
 class Unauthorized(AppError):
     status, slug, title = 401, "unauthorized", "Authentication required"
 
@@ -77,6 +84,10 @@ class PreconditionFailed(AppError):
 
 class PayloadTooLarge(AppError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 class InvalidInput(AppError):
@@ -154,6 +165,16 @@ def field_errors_from_pydantic(errors: Sequence[Any], prefix: str = "") -> list[
     return result
 
 
+def invalid_input(exc: ValidationError) -> InvalidInput:
+    """A 422 from a pydantic model validated by hand (bodies read outside FastAPI)."""
+    errors = field_errors_from_pydantic(exc.errors())
+    return InvalidInput(_summary(errors), errors=errors)
+
+
+def _summary(errors: Sequence[FieldError]) -> str:
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+
+
 async def _app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
     return problem_response(
@@ -170,16 +191,10 @@ async def _request_validation_error(request: Request, exc: Exception) -> Respons
     assert isinstance(exc, RequestValidationError | ValidationError)
     raw = list(exc.errors())
     if any(error.get("type") == "json_invalid" for error in raw):
-        return problem_response(
-            400,
-            title="Malformed JSON",
-            detail="The request body is not valid JSON.",
-            slug="malformed-json",
-        )
+        return await _app_error(request, MalformedJson())
     errors = field_errors_from_pydantic(raw)
-    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem_response(
-        422, title="Invalid input", detail=summary, slug="validation-error", errors=errors
+        422, title="Invalid input", detail=_summary(errors), slug="validation-error", errors=errors
     )
 
 

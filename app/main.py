@@ -9,10 +9,14 @@ from app import __version__
 from app.announcements.endpoints import router as announcements_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
+from app.engagement.endpoints import router as engagement_router
 from app.errors import install_error_handlers
 from app.logs import configure_logging
 from app.middleware import RequestContextMiddleware
 from app.ops.endpoints import router as ops_router
+from app.targeting.endpoints import router as targeting_router
+from app.widget.cache import WorkspaceSnapshotCache
+from app.widget.endpoints import router as widget_router
 from app.workspaces.endpoints import router as workspaces_router
 
 
@@ -24,6 +28,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.snapshot_cache = WorkspaceSnapshotCache(
+            poll_after_s=settings.widget_poll_after_s, recheck_s=settings.widget_cache_recheck_s
+        )
         try:
             yield
         finally:
@@ -41,6 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(workspaces_router)
     app.include_router(announcements_router)
+    app.include_router(widget_router)
+    app.include_router(engagement_router)
+    app.include_router(targeting_router)
     return app
 
 

@@ -1,5 +1,4 @@
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -13,6 +12,8 @@ from app.migrate import upgrade_database
 from app.models import metadata
 from tests.fixtures.databases import BACKENDS, fresh_database, in_thread
 from tests.fixtures.factories import create_workspace
+from tests.fixtures.tenants import Tenant
+from tests.fixtures.widget_client import WidgetClient
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
@@ -34,6 +35,8 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
         log_format="text",  # type: ignore[arg-type]
+        # Tests read their own writes at once; the staleness bound has its own test.
+        widget_cache_recheck_s=0,
     )
 
 
@@ -62,18 +65,6 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-@dataclass(frozen=True)
-class Tenant:
-    workspace_id: str
-    slug: str
-    publishable_key: str
-    secret_key: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.secret_key}"}
-
-
 @pytest.fixture
 async def tenant(session: AsyncSession) -> Tenant:
     created = await create_workspace(session)
@@ -88,3 +79,8 @@ async def other_tenant(session: AsyncSession) -> Tenant:
     return Tenant(
         created.workspace.id, created.workspace.slug, created.publishable_key, created.secret_key
     )
+
+
+@pytest.fixture
+def widget(client: httpx.AsyncClient, tenant: Tenant) -> WidgetClient:
+    return WidgetClient(client, tenant)

@@ -1,15 +1,24 @@
 """The ``tidings`` command line against a real database."""
 
+import asyncio
+import csv
 import hashlib
+import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from typer.testing import CliRunner
 
 from app.cli import app
 from app.config import get_settings
+from app.models import Announcement
+from app.widget.engagement import StatsDelta
+from app.widget.repository import WidgetRepository
 from tests.fixtures.databases import BACKENDS, fresh_database
 
 runner = CliRunner()
@@ -163,3 +172,67 @@ class TestAnnounceCommand:
         assert "plain.md" in output and "front matter" in output
         code, output = invoke("announce", "--dry-run", str(good))
         assert "would be created" in output  # the good file was not written either
+
+
+def _seed_stats(database_url: str, slug: str, impressions: int, clicks: int) -> None:
+    """Counters for the workspace's announcement with ``slug``, via the ingestion's writer."""
+
+    async def seed() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as connection:
+                session = AsyncSession(bind=connection)
+                announcement = (
+                    await session.execute(select(Announcement).where(Announcement.slug == slug))
+                ).scalar_one()
+                delta = StatsDelta()
+                now = datetime.now(UTC)
+                delta.add(announcement.id, now, "impressions", impressions)
+                delta.add(announcement.id, now, "unique_viewers", impressions)
+                delta.add(announcement.id, now, "clicks", clicks)
+                delta.add(announcement.id, now, "unique_clickers", clicks)
+                await WidgetRepository(session).add_stats(delta.rows(announcement.workspace_id))
+                await session.close()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(seed())
+
+
+class TestStatsCommand:
+    def test_table_csv_and_json(self, cli_database: str, tmp_path: Path) -> None:
+        invoke("workspace", "create", "Acme")
+        for slug, title in (("dark-mode", "Dark mode"), ("faster", "Faster search")):
+            path = tmp_path / f"{slug}.md"
+            path.write_text(f"---\ntitle: {title}\nstatus: published\n---\nBody\n")
+            assert invoke("announce", str(path))[0] == 0
+        _seed_stats(cli_database, "dark-mode", impressions=40, clicks=10)
+        _seed_stats(cli_database, "faster", impressions=4, clicks=0)
+
+        code, output = invoke("stats")
+        assert code == 0, output
+        assert "Dark mode" in output and "25.0%" in output
+        assert output.index("Dark mode") < output.index("Faster search")
+
+        code, output = invoke("stats", "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(output)))
+        assert [(r["title"], r["impressions"], r["ctr"]) for r in rows] == [
+            ("Dark mode", "40", "0.25"),
+            ("Faster search", "4", "0.0"),
+        ]
+
+        code, output = invoke("stats", "--format", "json", "--sort", "title")
+        body = orjson.loads(output)
+        assert [row["title"] for row in body["data"]] == ["Dark mode", "Faster search"]
+        assert body["data"][0]["unique_clickers"] == 10
+
+    def test_bad_range_is_reported(self, cli_database: str) -> None:
+        invoke("workspace", "create", "Acme")
+        code, output = invoke("stats", "--from", "2026-02-01", "--to", "2026-01-01")
+        assert code == 2 and "from" in output
+
+
+class TestPurgeCommand:
+    def test_purges_old_raw_events_only(self, cli_database: str) -> None:
+        code, output = invoke("purge-events", "--older-than-days", "30")
+        assert code == 0 and "deleted 0 raw events" in output

@@ -16,6 +16,8 @@ The output is stored as ``body_html`` at write time, so this runs once per edit,
 
 import re
 from collections.abc import Callable, Mapping
+from html import escape
+from html.parser import HTMLParser
 from types import MappingProxyType
 from typing import Final
 from urllib.parse import SplitResult, urlsplit
@@ -95,21 +97,46 @@ def _split_absolute_url(url: str) -> SplitResult | None:
     return parts
 
 
+def _is_link_url_shape(url: str) -> bool:
+    parts = _split_absolute_url(url)
+    return parts is not None and parts.scheme in {"http", "https"}
+
+
+def _is_image_url_shape(url: str) -> bool:
+    parts = _split_absolute_url(url)
+    return parts is not None and parts.scheme == "https"
+
+
 def is_allowed_link_url(url: str) -> bool:
     """An absolute http(s) URL with a host: what a CTA or a body link may point to.
 
     Relative and protocol-relative URLs are refused because the HTML is shown inside
     arbitrary host pages, on the public changelog and in feed readers, where they would
-    resolve against a different origin each time.
+    resolve against a different origin each time. The URL must also survive the
+    sanitizer unchanged, so the API never accepts a link the HTML would then drop.
     """
-    parts = _split_absolute_url(url)
-    return parts is not None and parts.scheme in {"http", "https"}
+    return _is_link_url_shape(url) and _survives(f'<a href="{escape(url)}">x</a>', "href", url)
 
 
 def is_allowed_image_url(url: str) -> bool:
     """An absolute https URL with a host; http images are mixed content on https pages."""
-    parts = _split_absolute_url(url)
-    return parts is not None and parts.scheme == "https"
+    return _is_image_url_shape(url) and _survives(f'<img src="{escape(url)}">', "src", url)
+
+
+class _AttributeReader(HTMLParser):
+    def __init__(self, attribute: str) -> None:
+        super().__init__()
+        self.attribute = attribute
+        self.values: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.values += [value for name, value in attrs if name == self.attribute]
+
+
+def _survives(html: str, attribute: str, url: str) -> bool:
+    reader = _AttributeReader(attribute)
+    reader.feed(sanitize_html(html))
+    return reader.values == [url]
 
 
 def _is_allowed_mailto_url(url: str) -> bool:
@@ -121,7 +148,7 @@ def _is_allowed_mailto_url(url: str) -> bool:
 
 
 def _is_allowed_href(url: str) -> bool:
-    return is_allowed_link_url(url) or _is_allowed_mailto_url(url)
+    return _is_link_url_shape(url) or _is_allowed_mailto_url(url)
 
 
 def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
@@ -142,7 +169,7 @@ _ATTRIBUTE_VALUE_CHECKS: Final[Mapping[tuple[str, str], Callable[[str], bool]]] 
         ("a", "title"): _is_free_text,
         ("a", "rel"): lambda value: value == LINK_REL,
         ("a", "target"): lambda value: value == LINK_TARGET,
-        ("img", "src"): is_allowed_image_url,
+        ("img", "src"): _is_image_url_shape,
         ("img", "alt"): _is_free_text,
         ("img", "title"): _is_free_text,
         ("img", "width"): _matches(_IMAGE_DIMENSION),

@@ -17,7 +17,8 @@ from app.kit.ids import new_id
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.time import utc_now
 from app.models import Announcement
-from app.targeting.audience import validate_audience
+from app.targeting.audience import record_segment_use, validate_audience
+from app.workspaces.repository import WorkspaceRepository
 
 
 class UpsertAction(StrEnum):
@@ -56,6 +57,8 @@ class AnnouncementService:
         )
         session.add(announcement)
         await _flush_or_slug_conflict(session, values.get("slug"))
+        await record_segment_use(session, workspace_id, announcement.id, announcement.audience)
+        await WorkspaceRepository(session).bump_content_version(workspace_id)
         return announcement
 
     async def get(
@@ -111,6 +114,7 @@ class AnnouncementService:
                 "history."
             )
         await AnnouncementRepository(session).delete(workspace_id, announcement_id)
+        await WorkspaceRepository(session).bump_content_version(workspace_id)
 
     async def upsert_by_slug(
         self, session: AsyncSession, workspace_id: str, data: AnnouncementCreate
@@ -160,6 +164,11 @@ class AnnouncementService:
             raise _slug_conflict(values.get("slug")) from None
         if not applied:
             raise Conflict("The announcement changed while this edit was applied; retry.")
+        if "audience" in values:
+            await record_segment_use(
+                session, announcement.workspace_id, announcement.id, values["audience"]
+            )
+        await WorkspaceRepository(session).bump_content_version(announcement.workspace_id)
         await session.refresh(announcement)
         return announcement
 

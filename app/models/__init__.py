@@ -1,10 +1,28 @@
 """Every table, imported here so Alembic and the tests see the whole schema."""
 
 from app.models.announcement import Announcement
+from app.models.announcement_segment import AnnouncementSegment
 from app.models.api_key import ApiKey
 from app.models.base import SQLModel
+from app.models.end_user import EndUser
+from app.models.event import Event
+from app.models.segment import Segment
+from app.models.stats import AnnouncementStats
+from app.models.user_state import UserState
 from app.models.workspace import Workspace
 
 metadata = SQLModel.metadata
 
-__all__ = ["Announcement", "ApiKey", "SQLModel", "Workspace", "metadata"]
+__all__ = [
+    "Announcement",
+    "AnnouncementSegment",
+    "AnnouncementStats",
+    "ApiKey",
+    "EndUser",
+    "Event",
+    "SQLModel",
+    "Segment",
+    "UserState",
+    "Workspace",
+    "metadata",
+]

@@ -20,5 +20,8 @@ class Workspace(SQLModel, table=True):
     identity_secrets: list[dict[str, Any]] = json_field(list)
     allow_anonymous: bool = Field(default=True)
     popover_daily_cap: int = Field(default=1)
+    # Grows with every change to what the widget shows (announcements, segments, settings),
+    # so per-process caches know when to reload.
+    content_version: int = Field(default=1)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

@@ -5,15 +5,26 @@ is in when the condition matches, every listed segment's condition matches, and 
 key falls inside the rollout. ``pages`` is not decided here: the widget applies it.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import invalid_field
+from app.errors import Conflict, FieldError, InvalidInput, invalid_field
 from app.targeting.conditions import CompiledCondition, ConditionError, compile_condition
+from app.targeting.repository import SegmentRepository
 from app.targeting.rollout import hash_v2, in_rollout
+
+
+def validated_condition(condition: object, field: str) -> CompiledCondition:
+    """Compile a condition sent by a client; a 422 on ``field.<path>`` when it is invalid."""
+    try:
+        return compile_condition(condition)
+    except ConditionError as exc:
+        where = f"{field}.{exc.path}" if exc.path else field
+        raise invalid_field(where, exc.message, "condition_error") from None
 
 
 async def validate_audience(
@@ -21,26 +32,66 @@ async def validate_audience(
 ) -> dict[str, Any]:
     """Check an audience (shape already checked by its schema) and return its stored form.
 
-    The stored form leaves out empty parts, so ``{}`` means everyone.
+    The stored form leaves out empty parts, so ``{}`` means everyone. Segment ids must
+    name segments of the workspace; repeated ids are kept once.
     """
     stored: dict[str, Any] = {}
     condition = audience.get("condition")
     if condition:
-        try:
-            compile_condition(condition)
-        except ConditionError as exc:
-            field = f"audience.condition.{exc.path}" if exc.path else "audience.condition"
-            raise invalid_field(field, exc.message, "condition_error") from None
+        validated_condition(condition, "audience.condition")
         stored["condition"] = condition
-    segments = audience.get("segments") or []
-    for index, segment_id in enumerate(segments):
-        # Saved segments arrive with their own endpoints; until then none can exist.
-        raise invalid_field(f"audience.segments[{index}]", f"no segment {segment_id!r}")
+    segments: list[str] = list(audience.get("segments") or [])
+    if segments:
+        existing = await SegmentRepository(session).existing_ids(workspace_id, set(segments))
+        unknown: list[FieldError] = [
+            {
+                "field": f"audience.segments[{index}]",
+                "message": f"no segment {segment_id!r} in this workspace",
+                "type": "unknown_segment",
+            }
+            for index, segment_id in enumerate(segments)
+            if segment_id not in existing
+        ]
+        if unknown:
+            summary = "; ".join(f"{error['field']}: {error['message']}" for error in unknown[:5])
+            raise InvalidInput(summary, errors=unknown)
+        stored["segments"] = list(dict.fromkeys(segments))
     if audience.get("rollout") is not None:
         stored["rollout"] = audience["rollout"]
     if audience.get("pages"):
         stored["pages"] = list(dict.fromkeys(audience["pages"]))
     return stored
+
+
+async def record_segment_use(
+    session: AsyncSession, workspace_id: str, announcement_id: str, audience: Mapping[str, Any]
+) -> None:
+    """Keep ``announcement_segments`` equal to the segments a stored audience lists.
+
+    Call it after the announcement row is written. If a listed segment was deleted since
+    ``validate_audience`` checked it, the foreign key refuses the link: 409, retry.
+    """
+    try:
+        await SegmentRepository(session).replace_links(
+            workspace_id, announcement_id, list(audience.get("segments") or [])
+        )
+    except IntegrityError:
+        raise Conflict(
+            "A segment in audience.segments was deleted while this change was saved; "
+            "check the segments and retry."
+        ) from None
+
+
+async def current_segment_conditions(
+    session: AsyncSession, workspace_id: str, audiences: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Segment id → its condition as it is now, for every segment the audiences list.
+
+    Pass the result to ``compile_audience``; one query however many audiences.
+    """
+    wanted = {segment_id for audience in audiences for segment_id in audience.get("segments") or ()}
+    segments = await SegmentRepository(session).get_many(workspace_id, wanted)
+    return {segment.id: segment.condition for segment in segments}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +110,18 @@ class CompiledAudience:
             return False
         return self.rollout is None or in_rollout(self.seed, user_key, self.rollout)
 
-    def explain(self, attributes: Mapping[str, object], user_key: str) -> tuple[bool, list[str]]:
-        """The verdict of ``matches`` with readable reasons, every part evaluated."""
+    def explain(
+        self,
+        attributes: Mapping[str, object],
+        user_key: str,
+        *,
+        segment_names: Mapping[str, str] | None = None,
+    ) -> tuple[bool, list[str]]:
+        """The verdict of ``matches`` with readable reasons, every part evaluated.
+
+        ``segment_names`` (id → name) makes the segment lines name what they test.
+        """
+        names = segment_names or {}
         reasons: list[str] = []
         verdict = True
         if self.condition is None:
@@ -72,7 +133,10 @@ class CompiledAudience:
             verdict &= passed
         for segment_id, condition in self.segments:
             passed, lines = condition.explain(attributes)
-            reasons.append(f"segment {segment_id} → {'pass' if passed else 'fail'}")
+            label = f"segment {segment_id}"
+            if segment_id in names:
+                label += f" ({names[segment_id]})"
+            reasons.append(f"{label} → {'pass' if passed else 'fail'}")
             reasons += [f"  {line}" for line in lines]
             verdict &= passed
         if self.rollout is not None:

@@ -25,6 +25,14 @@ class WorkspaceRepository:
         statement = select(Workspace).order_by(col(Workspace.created_at))
         return (await self.session.execute(statement)).scalars().all()
 
+    async def bump_content_version(self, workspace_id: str) -> None:
+        """Tell every process's widget cache that what the widget shows has changed."""
+        await self.session.execute(
+            update(Workspace)
+            .where(col(Workspace.id) == workspace_id)
+            .values(content_version=col(Workspace.content_version) + 1)
+        )
+
     async def slug_taken(self, slug: str, *, excluding: str | None = None) -> bool:
         statement = select(col(Workspace.id)).where(col(Workspace.slug) == slug)
         if excluding is not None:

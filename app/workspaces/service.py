@@ -101,6 +101,7 @@ class WorkspaceService:
         for field, value in changes.items():
             setattr(workspace, field, value)
         workspace.updated_at = utc_now()
+        workspace.content_version += 1
         session.add(workspace)
         await _flush_or_conflict(session, workspace.slug)
         return workspace

@@ -1,0 +1,123 @@
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+
+from app.announcements.service import announcement_service
+from app.db import SessionDep
+from app.engagement.csv_export import to_csv
+from app.engagement.schemas import AnnouncementStatsOut, EndUserErasure, WorkspaceStatsOut
+from app.engagement.series import Interval
+from app.engagement.service import engagement_service, resolve_range
+from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.workspaces.auth import SecretKeyAuth
+
+router = APIRouter(tags=["engagement"])
+
+FromQuery = Annotated[
+    str | None,
+    Query(alias="from", max_length=40, description="Start: a date (whole day) or a date-time."),
+]
+ToQuery = Annotated[
+    str | None, Query(max_length=40, description="End (exclusive; a bare date is included).")
+]
+TzQuery = Annotated[str, Query(max_length=64, description="IANA time zone of the buckets.")]
+SortQuery = Annotated[str, Query(max_length=32, description="A figure; prefix - to descend.")]
+FormatQuery = Annotated[str | None, Query(pattern="^(json|csv)$", description="json or csv")]
+_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}}
+
+
+def _wants_csv(request: Request, format_: str | None) -> bool:
+    if format_ is not None:
+        return format_ == "csv"
+    return "text/csv" in request.headers.get("accept", "")
+
+
+def _csv_response(text: str, filename: str) -> Response:
+    return Response(
+        text.encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _json_response(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get(
+    "/v1/announcements/{announcement_id}/stats",
+    response_model=AnnouncementStatsOut,
+    responses={200: _CSV},
+)
+async def announcement_stats(
+    announcement_id: str,
+    request: Request,
+    session: SessionDep,
+    auth: SecretKeyAuth,
+    from_: FromQuery = None,
+    to: ToQuery = None,
+    interval: Interval = Interval.day,
+    tz: TzQuery = "UTC",
+    format: FormatQuery = None,
+) -> Response:
+    """Engagement of one announcement: totals and a series by hour or day in `tz`.
+
+    Empty buckets are included as zeros. Unique figures count each end user once, in the
+    bucket of their first impression, click or dismissal. CSV with `Accept: text/csv` or
+    `?format=csv`.
+    """
+    announcement = await announcement_service.get(session, auth.workspace_id, announcement_id)
+    window = resolve_range(from_, to, interval, tz, default_start=announcement.created_at)
+    stats = await engagement_service.announcement_stats(
+        session, auth.workspace_id, announcement_id, window
+    )
+    if _wants_csv(request, format):
+        return _csv_response(to_csv(["start"], stats["series"]), f"{announcement_id}-stats.csv")
+    return _json_response(stats)
+
+
+@router.get("/v1/stats", response_model=WorkspaceStatsOut, responses={200: _CSV})
+async def workspace_stats(
+    request: Request,
+    session: SessionDep,
+    auth: SecretKeyAuth,
+    from_: FromQuery = None,
+    to: ToQuery = None,
+    tz: TzQuery = "UTC",
+    sort: SortQuery = "-impressions",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    format: FormatQuery = None,
+) -> Response:
+    """One row per announcement that went out, with the same figures over the range.
+
+    CSV (`Accept: text/csv` or `?format=csv`) has every row, not one page.
+    """
+    window = resolve_range(from_, to, Interval.day, tz)
+    wants_csv = _wants_csv(request, format)
+    rows, next_cursor = await engagement_service.workspace_stats(
+        session,
+        auth.workspace_id,
+        window,
+        sort,
+        limit=10**9 if wants_csv else limit,
+        cursor=None if wants_csv else cursor,
+    )
+    if wants_csv:
+        columns = ["announcement_id", "title", "state", "published_at"]
+        return _csv_response(to_csv(columns, rows), "stats.csv")
+    described = window.describe()
+    del described["interval"]
+    return _json_response({**described, "data": rows, "next_cursor": next_cursor})
+
+
+@router.delete("/v1/end-users/{user_id}", response_model=EndUserErasure)
+async def erase_end_user(user_id: str, session: SessionDep, auth: SecretKeyAuth) -> Response:
+    """Erase one end user (by your user id): attributes, state and raw events.
+
+    Aggregate counts, unique counts included, stay unchanged; they are anonymous.
+    Anonymous visitors who later identified as this user are erased with them.
+    """
+    counts = await engagement_service.erase_end_user(session, auth.workspace_id, user_id)
+    return _json_response({"user_id": user_id, "deleted": counts})

@@ -1,0 +1,94 @@
+"""The attributes conditions see: the user's own, over the built-ins Tidings knows.
+
+Built-ins: ``id`` (the user id, or the anonymous id), ``anonymous``, ``locale`` and
+``device`` (``desktop``, ``mobile`` or ``tablet``, guessed from the User-Agent). A user's
+own attribute of the same name wins, so a product can send its own notion of ``device``.
+"""
+
+from collections.abc import Mapping
+from contextlib import suppress
+from typing import Any, Final, Literal
+
+import orjson
+
+from app.errors import invalid_field
+from app.kit.locales import normalize_locale
+
+MAX_ATTRIBUTE_KEYS: Final = 50
+MAX_ATTRIBUTES_BYTES: Final = 8 * 1024
+
+Device = Literal["desktop", "mobile", "tablet"]
+
+# Lower-cased User-Agent fragments, checked in this order: tablets first, because iPad and
+# Android tablet UAs also carry phone-like words ("Mobile/15E148" on iPad).
+_TABLET_MARKERS: Final = ("ipad", "tablet", "kindle", "silk/")
+_MOBILE_MARKERS: Final = ("iphone", "ipod", "mobi", "opera mini", "blackberry", "windows phone")
+
+
+def device_from_user_agent(user_agent: str) -> Device:
+    """A small heuristic, not a UA database: right for the browsers people actually use.
+
+    iPadOS 13+ Safari presents itself as a Mac by default, so those iPads read as desktop.
+    """
+    ua = user_agent.lower()
+    if any(marker in ua for marker in _TABLET_MARKERS):
+        return "tablet"
+    # Android phones say "Mobile"; Android tablets do not (Google's own guidance).
+    if "android" in ua and "mobile" not in ua:
+        return "tablet"
+    if any(marker in ua for marker in _MOBILE_MARKERS):
+        return "mobile"
+    return "desktop"
+
+
+def builtin_attributes(
+    user_id: str | None, anonymous_id: str | None, locale: str | None, user_agent: str | None
+) -> dict[str, Any]:
+    """The built-in attributes; a built-in that cannot be known is left out (reads as null).
+
+    ``locale`` is kept in canonical BCP 47 case (``pt_br`` → ``pt-BR``) and dropped when
+    malformed; ``device`` is left out without a User-Agent.
+    """
+    attributes: dict[str, Any] = {"anonymous": user_id is None}
+    key = user_id if user_id is not None else anonymous_id
+    if key:
+        attributes["id"] = key
+    if locale:
+        with suppress(ValueError):
+            attributes["locale"] = normalize_locale(locale)
+    if user_agent and user_agent.strip():
+        attributes["device"] = device_from_user_agent(user_agent)
+    return attributes
+
+
+def merge_attributes(
+    user_attributes: Mapping[str, Any], builtins: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Built-ins under the user's own: on a clash the user's attribute wins."""
+    return {**builtins, **user_attributes}
+
+
+def validate_user_attributes(attributes: object, field: str = "attributes") -> dict[str, Any]:
+    """Check attributes sent for a user: a JSON object of ≤ 50 keys and ≤ 8 KB as JSON.
+
+    Raises a 422 on ``field``.
+    """
+    if not isinstance(attributes, dict):
+        raise invalid_field(field, "must be a JSON object of attribute names to values")
+    if len(attributes) > MAX_ATTRIBUTE_KEYS:
+        raise invalid_field(
+            field,
+            f"has {len(attributes)} keys; at most {MAX_ATTRIBUTE_KEYS} are allowed "
+            "(nest related values in an object)",
+        )
+    try:
+        size = len(orjson.dumps(attributes))
+    except (orjson.JSONEncodeError, TypeError):
+        raise invalid_field(field, "must contain JSON values only, with string keys") from None
+    if size > MAX_ATTRIBUTES_BYTES:
+        raise invalid_field(
+            field,
+            f"is {size} bytes as JSON; at most {MAX_ATTRIBUTES_BYTES} are allowed "
+            "(send only what targeting needs)",
+        )
+    return attributes

@@ -1,0 +1,176 @@
+"""What the widget shows for each workspace, compiled once and shared by every request.
+
+A snapshot holds the workspace's widget settings and its published, unexpired
+announcements with compiled audiences. Each process keeps one per workspace and checks the
+workspace's ``content_version`` at most once per ``recheck_s`` (one primary-key read): every
+write that changes what the widget shows bumps that version, so a replica serves a change
+made on another replica within ``recheck_s`` plus one query.
+"""
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.announcements.schemas import Status
+from app.kit.time import utc_now
+from app.models import Announcement, Segment, Workspace
+from app.targeting.audience import CompiledAudience, compile_audience
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnnouncement:
+    id: str
+    title: str
+    body_html: str
+    translations: dict[str, dict[str, str]]
+    category: str
+    image_url: str | None
+    cta: dict[str, Any] | None
+    display: str
+    pinned: bool
+    priority: int
+    frequency: str
+    pages: tuple[str, ...]
+    publish_at: datetime | None
+    expire_at: datetime | None
+    published_at: datetime
+    audience: CompiledAudience
+
+    def is_live(self, now: datetime) -> bool:
+        return (self.publish_at is None or self.publish_at <= now) and (
+            self.expire_at is None or now < self.expire_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSnapshot:
+    workspace_id: str
+    content_version: int
+    allowed_origins: frozenset[str]
+    identity_verification: str
+    identity_secrets: tuple[str, ...]
+    allow_anonymous: bool
+    popover_daily_cap: int
+    poll_after_s: int
+    # Sorted as the feed shows them: pinned, then priority, then newest.
+    announcements: tuple[CachedAnnouncement, ...]
+
+
+@dataclass(slots=True)
+class _Entry:
+    snapshot: WorkspaceSnapshot
+    checked_at: float
+
+
+class WorkspaceSnapshotCache:
+    def __init__(
+        self, *, poll_after_s: int = 60, recheck_s: float = 1.0, max_workspaces: int = 10_000
+    ) -> None:
+        self.poll_after_s = poll_after_s
+        self.recheck_s = recheck_s
+        self.max_workspaces = max_workspaces
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, session: AsyncSession, workspace_id: str) -> WorkspaceSnapshot | None:
+        entry = self._entries.get(workspace_id)
+        now = time.monotonic()
+        if entry is not None and now - entry.checked_at < self.recheck_s:
+            return entry.snapshot
+        lock = self._locks.setdefault(workspace_id, asyncio.Lock())
+        async with lock:  # one reload per workspace at a time, not one per request
+            entry = self._entries.get(workspace_id)
+            if entry is not None and time.monotonic() - entry.checked_at < self.recheck_s:
+                return entry.snapshot
+            version = await _content_version(session, workspace_id)
+            if version is None:
+                self._entries.pop(workspace_id, None)
+                return None
+            if entry is not None and entry.snapshot.content_version == version:
+                entry.checked_at = time.monotonic()
+                return entry.snapshot
+            snapshot = await load_snapshot(session, workspace_id, self.poll_after_s)
+            if snapshot is None:
+                return None
+            self._entries[workspace_id] = _Entry(snapshot, time.monotonic())
+            self._entries.move_to_end(workspace_id)
+            while len(self._entries) > self.max_workspaces:
+                evicted, _ = self._entries.popitem(last=False)
+                self._locks.pop(evicted, None)
+            return snapshot
+
+
+async def _content_version(session: AsyncSession, workspace_id: str) -> int | None:
+    statement = select(col(Workspace.content_version)).where(col(Workspace.id) == workspace_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def load_snapshot(
+    session: AsyncSession, workspace_id: str, poll_after_s: int
+) -> WorkspaceSnapshot | None:
+    workspace = await session.get(Workspace, workspace_id, populate_existing=True)
+    if workspace is None:
+        return None
+    now = utc_now()
+    statement = select(Announcement).where(
+        col(Announcement.workspace_id) == workspace_id,
+        col(Announcement.status) == Status.published,
+        or_(col(Announcement.expire_at).is_(None), col(Announcement.expire_at) > now),
+    )
+    rows = (await session.execute(statement)).scalars().all()
+    segments = await segment_conditions_for(session, workspace_id)
+    announcements = [_cached(row, segments) for row in rows]
+    announcements.sort(key=lambda item: (not item.pinned, -item.priority, _newest(item)))
+    return WorkspaceSnapshot(
+        workspace_id=workspace.id,
+        content_version=workspace.content_version,
+        allowed_origins=frozenset(workspace.allowed_origins),
+        identity_verification=workspace.identity_verification,
+        identity_secrets=tuple(secret["secret"] for secret in workspace.identity_secrets),
+        allow_anonymous=workspace.allow_anonymous,
+        popover_daily_cap=workspace.popover_daily_cap,
+        poll_after_s=poll_after_s,
+        announcements=tuple(announcements),
+    )
+
+
+async def segment_conditions_for(session: AsyncSession, workspace_id: str) -> dict[str, Any]:
+    statement = select(col(Segment.id), col(Segment.condition)).where(
+        col(Segment.workspace_id) == workspace_id
+    )
+    return {row.id: row.condition for row in (await session.execute(statement)).all()}
+
+
+def _newest(item: CachedAnnouncement) -> float:
+    return -item.published_at.timestamp()
+
+
+def _cached(row: Announcement, segments: dict[str, Any]) -> CachedAnnouncement:
+    published_at = row.published_at or row.created_at
+    if row.publish_at is not None and row.publish_at > published_at:
+        published_at = row.publish_at
+    return CachedAnnouncement(
+        id=row.id,
+        title=row.title,
+        body_html=row.body_html,
+        translations=row.translations,
+        category=row.category,
+        image_url=row.image_url,
+        cta=row.cta,
+        display=row.display,
+        pinned=row.pinned,
+        priority=row.priority,
+        frequency=row.frequency,
+        pages=tuple(row.audience.get("pages", ())),
+        publish_at=row.publish_at,
+        expire_at=row.expire_at,
+        published_at=published_at,
+        audience=compile_audience(row.id, row.audience, segments),
+    )
