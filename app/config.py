@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         default=1.0, ge=0, le=10, description="Staleness bound of the per-process feed cache."
     )
 
+    widget_path: str | None = Field(
+        default=None, description="The built widget script (default: the one shipped)."
+    )
     event_retention_days: int = Field(
         default=180, ge=1, le=3650, description="Raw events older than this are purged."
     )

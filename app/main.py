@@ -15,6 +15,8 @@ from app.logs import configure_logging
 from app.middleware import RequestContextMiddleware
 from app.ops.endpoints import router as ops_router
 from app.targeting.endpoints import router as targeting_router
+from app.widget.asset_endpoints import router as widget_asset_router
+from app.widget.assets import find_widget_file, load_widget_asset
 from app.widget.cache import WorkspaceSnapshotCache
 from app.widget.endpoints import router as widget_router
 from app.workspaces.endpoints import router as workspaces_router
@@ -43,12 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    widget_file = find_widget_file(settings.widget_path)
+    app.state.widget_asset = load_widget_asset(widget_file) if widget_file else None
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
     app.include_router(workspaces_router)
     app.include_router(announcements_router)
     app.include_router(widget_router)
+    app.include_router(widget_asset_router)
     app.include_router(engagement_router)
     app.include_router(targeting_router)
     return app
