@@ -122,7 +122,11 @@ def serve(
         port=port,
         workers=workers,
         log_config=None,
-        server_header=False,
+        server_header=False,  # no version banner
+        # The same proxies the rate limiter believes (X-Forwarded-For, X-Forwarded-Proto).
+        forwarded_allow_ips=[str(network) for network in settings.trusted_proxies],
+        # On SIGTERM: stop accepting, let requests in flight finish for up to this long,
+        # then run the lifespan's shutdown (which flushes queued events, then closes the pool).
         timeout_graceful_shutdown=20,
     )
 

@@ -2,10 +2,12 @@
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Self
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import orjson
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Environment(StrEnum):
@@ -36,6 +38,12 @@ class Settings(BaseSettings):
         default=1.0, ge=0, le=10, description="Staleness bound of the per-process feed cache."
     )
 
+    ingest_window_ms: float = Field(
+        default=2.0, ge=0, le=100, description="How long event writes wait to share a commit."
+    )
+    ingest_max_pending_events: int = Field(
+        default=50_000, ge=100, description="Queued events before answering 503."
+    )
     widget_path: str | None = Field(
         default=None, description="The built widget script (default: the one shipped)."
     )
@@ -48,6 +56,42 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
     db_statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=60_000)
+    # Several of those waits can follow one another in one request (a stale pooled
+    # connection, then a reconnect): this bounds the whole, so clients get a 503 in time.
+    request_timeout_s: float = Field(default=4.5, gt=0, le=600)
+
+    # Rate limits (token buckets; docs/security.md). A rate of 0 switches that limit off.
+    # Widget traffic of a whole customer arrives through one publishable key: that limit is
+    # generous (about 60 000 concurrent end users polling once a minute) and only stops a
+    # runaway integration; the per-address limit (per key, so one workspace's visitors
+    # never use up another's) is the one that stops a single noisy client.
+    rate_limit_widget_key_per_s: float = Field(default=1000, ge=0)
+    rate_limit_widget_key_burst: int = Field(default=5000, ge=1)
+    rate_limit_widget_ip_per_s: float = Field(default=20, ge=0)
+    rate_limit_widget_ip_burst: int = Field(default=200, ge=1)
+    rate_limit_admin_key_per_s: float = Field(default=20, ge=0)
+    rate_limit_admin_key_burst: int = Field(default=100, ge=1)
+    rate_limit_auth_failures_per_min: float = Field(default=10, ge=0)
+    rate_limit_auth_failures_burst: int = Field(default=20, ge=1)
+    # Unset: limits are kept per process. Set: shared by every replica through Redis.
+    redis_url: SecretStr | None = None
+    redis_key_prefix: str = Field(default="tidings:rl:", min_length=1, max_length=100)
+    # Peers whose X-Forwarded-For is believed (CIDRs, comma-separated in the environment).
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=lambda: [ip_network("127.0.0.1/32"), ip_network("::1/128")]
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = orjson.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            # strict=False: "10.0.0.7/8" means the network 10.0.0.0/8, not an error.
+            return [
+                ip_network(str(item).strip(), strict=False) for item in value if str(item).strip()
+            ]
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_admin_token(self) -> Self:

@@ -20,7 +20,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
         engine = create_async_engine(
-            url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}
+            url,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            hide_parameters=True,  # parameters hold key lookups and secrets: never in errors
         )
         busy_timeout_ms = settings.sqlite_busy_timeout_ms
 
@@ -43,6 +45,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=True,
+        hide_parameters=True,
         connect_args={
             "timeout": settings.db_pool_timeout_s,
             "command_timeout": settings.db_statement_timeout_ms / 1000,

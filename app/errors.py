@@ -14,8 +14,9 @@ import orjson
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from app.logs import request_id_var
@@ -90,6 +91,13 @@ class UnsupportedMediaType(AppError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
+class TooManyRequests(AppError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
 class InvalidInput(AppError):
     status, slug, title = 422, "validation-error", "Invalid input"
 
@@ -106,6 +114,60 @@ def invalid_field(field: str, message: str, error_type: str = "value_error") -> 
     return InvalidInput(
         f"{field}: {message}", errors=[{"field": field, "message": message, "type": error_type}]
     )
+
+
+class ProblemFieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """The body of every error: RFC 9457 problem details, with field errors on a 422."""
+
+    type: str = Field(examples=["urn:tidings:problem:not-found"])
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemFieldError] | None = None
+    request_id: str | None = None
+
+
+_STATUS_MEANINGS = {
+    400: "The body is not valid JSON.",
+    401: "Missing, malformed, wrong or revoked credentials; or a secret in a URL.",
+    403: "A key of the wrong kind for this route, or a foreign origin.",
+    404: "No such object in this workspace.",
+    409: "Conflicts with the current state.",
+    412: "`If-Match` names a version that is no longer current.",
+    413: "The body is over 256 KB (or a batch is too long).",
+    415: "The body is neither JSON nor text/plain.",
+    422: "A field is invalid, unknown or read-only; `errors` names each one.",
+    429: "Rate limited; retry after `Retry-After` seconds.",
+    503: "The database does not answer; retry after `Retry-After` seconds.",
+}
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for these error statuses, as problem+json."""
+    return {status: problem_response_doc(status) for status in statuses}
+
+
+def problem_response_doc(status: int, description: str | None = None) -> dict[str, Any]:
+    """One OpenAPI response object for an error status (``Problem`` in app/kit/openapi.py)."""
+    entry: dict[str, Any] = {
+        "description": description or _STATUS_MEANINGS.get(status, HTTPStatus(status).phrase),
+        "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
+    }
+    if status in (429, 503):
+        entry["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer"},
+            }
+        }
+    return entry
 
 
 def problem_response(
@@ -209,6 +271,51 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem_response(exc.status_code, title=phrase, detail=detail, headers=exc.headers)
 
 
+# SQLSTATE classes that say "the database cannot serve you now", not "your query is wrong":
+# connection exceptions, operator intervention (shutdown, statement timeout), resources.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "53")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for faults of the database's availability, which deserve a 503 and a retry."""
+    if isinstance(
+        exc,
+        sqlalchemy.exc.OperationalError
+        | sqlalchemy.exc.InterfaceError
+        | sqlalchemy.exc.TimeoutError
+        | ConnectionError
+        | TimeoutError,
+    ):
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        return _sqlstate(exc)[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+    return False
+
+
+def _sqlstate(exc: sqlalchemy.exc.DBAPIError) -> str:
+    return str(getattr(exc.orig, "sqlstate", None) or "")
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, sqlalchemy.exc.DBAPIError)
+    if is_database_unavailable(exc):
+        return await _database_unavailable(request, exc)
+    if _sqlstate(exc).startswith("22"):
+        # Class 22, "data exception": a value validation let through but the database
+        # refuses (a NUL byte, a number out of range). The client's input: a 422, not a 500.
+        logger.warning("the database refused a value (SQLSTATE %s)", _sqlstate(exc))
+        return problem_response(
+            422,
+            title="Invalid input",
+            detail="A value in this request cannot be stored (a NUL character, a number out "
+            "of range, ...); correct it and retry.",
+            slug="validation-error",
+        )
+    return await _unexpected_error(request, exc)
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
     logger.warning("database unavailable: %s", type(exc).__name__)
     return problem_response(
@@ -218,6 +325,12 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
         slug="service-unavailable",
         headers={"Retry-After": "2"},
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The client hung up mid-body: nobody reads this answer, and it is not our fault.
+    logger.info("client disconnected before sending its whole request")
+    return problem_response(400, title="Bad request", detail="The client disconnected.")
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -235,12 +348,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(ValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for database_fault in (
-        sqlalchemy.exc.OperationalError,
-        sqlalchemy.exc.InterfaceError,
-        sqlalchemy.exc.TimeoutError,
-        ConnectionError,
-        TimeoutError,
-    ):
+    # Every driver error is looked at: asyncpg's "connection closed in the middle of an
+    # operation" arrives as a bare DBAPIError, neither operational nor an interface error.
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database_error)
+    for database_fault in (sqlalchemy.exc.TimeoutError, ConnectionError, TimeoutError):
         app.add_exception_handler(database_fault, _database_unavailable)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -47,6 +47,9 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+_PARAMETER_LOGGERS = ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "asyncpg")
+
+
 def configure_logging(level: str, fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
@@ -59,3 +62,7 @@ def configure_logging(level: str, fmt: str = "json") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").handlers[:] = []
     logging.getLogger("uvicorn.access").propagate = False
+    # These log SQL with its parameters (key lookups, identity secrets, user hashes) at
+    # DEBUG or INFO: whatever TIDINGS_LOG_LEVEL says, they stay at WARNING.
+    for name in _PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

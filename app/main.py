@@ -11,32 +11,41 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.engagement.endpoints import router as engagement_router
 from app.errors import install_error_handlers
+from app.kit.limits import BodyLimitMiddleware, DeadlineMiddleware
+from app.kit.openapi import install_problem_documentation
 from app.logs import configure_logging
 from app.middleware import RequestContextMiddleware
 from app.ops.endpoints import router as ops_router
+from app.ratelimit.middleware import RateLimitMiddleware, RateLimits
 from app.targeting.endpoints import router as targeting_router
 from app.widget.asset_endpoints import router as widget_asset_router
 from app.widget.assets import find_widget_file, load_widget_asset
-from app.widget.cache import WorkspaceSnapshotCache
+from app.widget.endpoints import install_lean_handlers
 from app.widget.endpoints import router as widget_router
+from app.widget.runtime import start_runtime
 from app.workspaces.endpoints import router as workspaces_router
+from app.workspaces.key_cache import PublishableKeyCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    rate_limits = RateLimits(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await rate_limits.start()
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.snapshot_cache = WorkspaceSnapshotCache(
-            poll_after_s=settings.widget_poll_after_s, recheck_s=settings.widget_cache_recheck_s
-        )
+        app.state.publishable_keys = PublishableKeyCache(ttl_s=settings.widget_cache_recheck_s)
+        app.state.widget = start_runtime(settings, engine, app.state.sessionmaker)
         try:
             yield
         finally:
+            # Queued events are written before the engine goes: a 202 is never lost.
+            await app.state.widget.stop()
             await engine.dispose()
+            await rate_limits.stop()
 
     app = FastAPI(
         title="Tidings",
@@ -47,13 +56,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     widget_file = find_widget_file(settings.widget_path)
     app.state.widget_asset = load_widget_asset(widget_file) if widget_file else None
+    app.state.rate_limits = rate_limits
     install_error_handlers(app)
+    install_problem_documentation(app)
+    # Added innermost first: request context → rate limits → deadline → body limit → routes.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(DeadlineMiddleware, timeout_s=settings.request_timeout_s)
+    app.add_middleware(RateLimitMiddleware, rate_limits=rate_limits)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
     app.include_router(workspaces_router)
     app.include_router(announcements_router)
     app.include_router(widget_router)
     app.include_router(widget_asset_router)
+    install_lean_handlers(app)
     app.include_router(engagement_router)
     app.include_router(targeting_router)
     return app

@@ -13,7 +13,7 @@ from app.announcements.schemas import (
 )
 from app.announcements.service import announcement_service
 from app.db import SessionDep
-from app.errors import PreconditionFailed
+from app.errors import PreconditionFailed, problem_responses
 from app.kit.etags import quote_etag
 from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.kit.time import utc_now
@@ -49,7 +49,7 @@ def _version_from_if_match(if_match: str | None) -> int | None:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={201: {"headers": _ETAG_HEADER}},
+    responses={201: {"headers": _ETAG_HEADER}, **problem_responses(409)},
 )
 async def create_announcement(
     data: AnnouncementCreate, session: SessionDep, auth: SecretKeyAuth, response: Response
@@ -92,7 +92,7 @@ async def get_announcement(
 
 @router.patch(
     "/{announcement_id}",
-    responses={200: {"headers": _ETAG_HEADER}, 412: {"description": "Stale If-Match."}},
+    responses={200: {"headers": _ETAG_HEADER}, **problem_responses(409, 412)},
 )
 async def update_announcement(
     announcement_id: str,
@@ -114,7 +114,11 @@ async def update_announcement(
     return to_public(announcement)
 
 
-@router.delete("/{announcement_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{announcement_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(409),
+)
 async def delete_announcement(
     announcement_id: str, session: SessionDep, auth: SecretKeyAuth
 ) -> None:

@@ -10,6 +10,25 @@ class InputModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store U+0000 in text or JSON; SQLite can. Refuse it on both,
+        # here, so the same input gets the same answer (a 422, not a database error).
+        if _contains_nul(value):
+            raise ValueError("may not contain the NUL character (U+0000)")
+        return value
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(item) for item in value)
+    return False
+
 
 class PatchModel(InputModel):
     """Partial updates: every field is optional; read what was sent with ``changes()``.

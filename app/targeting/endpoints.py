@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 
 from app.db import SessionDep
+from app.errors import problem_responses
 from app.kit.etags import quote_etag
 from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.targeting.schemas import (
@@ -25,7 +26,7 @@ _ETAG_HEADER = {"ETag": {"description": "The segment's version, for If-Match."}}
     "/segments",
     status_code=status.HTTP_201_CREATED,
     tags=["segments"],
-    responses={201: {"headers": _ETAG_HEADER}},
+    responses={201: {"headers": _ETAG_HEADER}, **problem_responses(409)},
 )
 async def create_segment(
     data: SegmentCreate, session: SessionDep, auth: SecretKeyAuth, response: Response
@@ -65,7 +66,7 @@ async def get_segment(
 @router.patch(
     "/segments/{segment_id}",
     tags=["segments"],
-    responses={200: {"headers": _ETAG_HEADER}, 412: {"description": "Stale If-Match."}},
+    responses={200: {"headers": _ETAG_HEADER}, **problem_responses(409, 412)},
 )
 async def update_segment(
     segment_id: str,

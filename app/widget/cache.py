@@ -10,12 +10,12 @@ made on another replica within ``recheck_s`` plus one query.
 import asyncio
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from app.announcements.schemas import Status
@@ -61,6 +61,8 @@ class WorkspaceSnapshot:
     poll_after_s: int
     # Sorted as the feed shows them: pinned, then priority, then newest.
     announcements: tuple[CachedAnnouncement, ...]
+    # JSON of each (announcement, locale) rendered once for this snapshot (see feed.py).
+    fragments: dict[tuple[str, str | None], bytes] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -79,13 +81,14 @@ class WorkspaceSnapshotCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, session: AsyncSession, workspace_id: str) -> WorkspaceSnapshot | None:
+    async def get(
+        self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
+    ) -> WorkspaceSnapshot | None:
         entry = self._entries.get(workspace_id)
-        now = time.monotonic()
-        if entry is not None and now - entry.checked_at < self.recheck_s:
+        if entry is not None and time.monotonic() - entry.checked_at < self.recheck_s:
             return entry.snapshot
         lock = self._locks.setdefault(workspace_id, asyncio.Lock())
-        async with lock:  # one reload per workspace at a time, not one per request
+        async with lock, sessionmaker() as session:  # one reload at a time per workspace
             entry = self._entries.get(workspace_id)
             if entry is not None and time.monotonic() - entry.checked_at < self.recheck_s:
                 return entry.snapshot

@@ -6,7 +6,6 @@
 """
 
 import hmac
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +14,7 @@ from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredent
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
+from app.workspaces.key_cache import KeyPrincipal, PublishableKeyCache
 from app.workspaces.keys import KeyKind, kind_of
 from app.workspaces.service import workspace_service
 
@@ -28,13 +28,6 @@ _key_header = APIKeyHeader(
 )
 
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-
-
-@dataclass(frozen=True)
-class KeyPrincipal:
-    workspace_id: str
-    key_id: str
-    kind: KeyKind
 
 
 def _refuse_secret_in_query(request: Request) -> None:
@@ -62,14 +55,10 @@ async def require_secret_key(
     return KeyPrincipal(api_key.workspace_id, api_key.id, KeyKind.secret)
 
 
-async def require_publishable_key(
-    request: Request,
-    session: SessionDep,
-    query_key: Annotated[str | None, Depends(_key_query)],
-    header_key: Annotated[str | None, Depends(_key_header)],
-) -> KeyPrincipal:
+def publishable_key_of(request: Request) -> str:
+    """The publishable key a widget request carries (header first, then ``?key=``)."""
     _refuse_secret_in_query(request)
-    key = header_key or query_key
+    key = request.headers.get("x-tidings-key") or request.query_params.get("key")
     if not key:
         raise Unauthorized("Pass the publishable key as ?key=pk_... or the X-Tidings-Key header.")
     if kind_of(key) is KeyKind.secret:
@@ -77,23 +66,42 @@ async def require_publishable_key(
             "Widget endpoints take the publishable key (pk_...); never ship a secret key "
             "to browsers."
         )
-    api_key = await workspace_service.authenticate(session, key)
-    return KeyPrincipal(api_key.workspace_id, api_key.id, KeyKind.publishable)
+    return key
+
+
+async def authenticate_widget_request(request: Request) -> KeyPrincipal:
+    """The workspace behind a widget request's publishable key (cached; see key_cache)."""
+    cache: PublishableKeyCache = request.app.state.publishable_keys
+    return await cache.principal(request.app.state.sessionmaker, publishable_key_of(request))
+
+
+async def require_publishable_key(
+    request: Request,
+    _query_key: Annotated[str | None, Depends(_key_query)],
+    _header_key: Annotated[str | None, Depends(_key_header)],
+) -> KeyPrincipal:
+    # The two security dependencies only document where the key goes in OpenAPI.
+    return await authenticate_widget_request(request)
 
 
 async def require_admin_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_admin_bearer)],
 ) -> None:
+    _refuse_secret_in_query(request)
     settings: Settings = request.app.state.settings
     if settings.admin_token is None:
         raise Unauthorized(
             "The instance admin API is disabled: set TIDINGS_ADMIN_TOKEN, or use "
             "'tidings workspace create' on the server."
         )
-    if credentials is None or not hmac.compare_digest(
-        credentials.credentials.encode(), settings.admin_token.get_secret_value().encode()
-    ):
+    token = settings.admin_token.get_secret_value().encode()
+    if any(hmac.compare_digest(value.encode(), token) for value in request.query_params.values()):
+        raise Unauthorized(
+            "The admin token is never accepted in a URL. Send it as 'Authorization: Bearer ...' "
+            "and change TIDINGS_ADMIN_TOKEN: it may now be in logs."
+        )
+    if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token):
         raise Unauthorized("Send the instance admin token as 'Authorization: Bearer ...'.")
 
 

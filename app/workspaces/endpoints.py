@@ -1,6 +1,7 @@
 from fastapi import APIRouter, status
 
 from app.db import SessionDep
+from app.errors import problem_responses
 from app.workspaces.auth import AdminAuth, SecretKeyAuth
 from app.workspaces.schemas import (
     ApiKeyCreate,
@@ -16,7 +17,7 @@ from app.workspaces.service import workspace_service
 router = APIRouter(prefix="/v1", tags=["workspaces"])
 
 
-@router.post("/workspaces", status_code=status.HTTP_201_CREATED)
+@router.post("/workspaces", status_code=status.HTTP_201_CREATED, responses=problem_responses(409))
 async def create_workspace(
     data: WorkspaceCreate, session: SessionDep, _admin: AdminAuth
 ) -> WorkspaceCreated:
@@ -40,7 +41,7 @@ async def get_workspace(session: SessionDep, auth: SecretKeyAuth) -> WorkspacePu
     return WorkspacePublic.model_validate(workspace)
 
 
-@router.patch("/workspace")
+@router.patch("/workspace", responses=problem_responses(409))
 async def update_workspace(
     data: WorkspaceUpdate, session: SessionDep, auth: SecretKeyAuth
 ) -> WorkspacePublic:
@@ -66,7 +67,7 @@ async def create_key(data: ApiKeyCreate, session: SessionDep, auth: SecretKeyAut
     )
 
 
-@router.delete("/keys/{key_id}")
+@router.delete("/keys/{key_id}", responses=problem_responses(409))
 async def revoke_key(key_id: str, session: SessionDep, auth: SecretKeyAuth) -> ApiKeyPublic:
     """Revoke an API key; it stops working on the next request."""
     api_key = await workspace_service.revoke_key(session, auth.workspace_id, key_id)

@@ -1,0 +1,1 @@
+"""Rate limiting by token bucket: per key, per client address, per failed authentication."""

@@ -1,0 +1,66 @@
+"""Publishable keys, remembered per process for a bounded time.
+
+Every widget request carries the publishable key; looking it up in the database each time
+would be the largest cost of a feed poll. A lookup's outcome (the workspace, or the
+refusal) is kept for ``ttl_s``: revoking a publishable key takes effect within that bound
+on every replica. Secret keys are never cached.
+"""
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.errors import AppError
+from app.workspaces.keys import KeyKind
+from app.workspaces.service import workspace_service
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPrincipal:
+    workspace_id: str
+    key_id: str
+    kind: KeyKind
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    principal: KeyPrincipal | None
+    error: AppError | None
+    expires_at: float
+
+
+class PublishableKeyCache:
+    def __init__(self, *, ttl_s: float = 1.0, max_keys: int = 100_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_keys = max_keys
+        self._outcomes: OrderedDict[str, _Outcome] = OrderedDict()
+
+    async def principal(
+        self, sessionmaker: async_sessionmaker[AsyncSession], key: str
+    ) -> KeyPrincipal:
+        outcome = self._outcomes.get(key)
+        if outcome is None or outcome.expires_at <= time.monotonic():
+            outcome = await self._look_up(sessionmaker, key)
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.principal is not None
+        return outcome.principal
+
+    async def _look_up(self, sessionmaker: async_sessionmaker[AsyncSession], key: str) -> _Outcome:
+        try:
+            async with sessionmaker() as session:
+                api_key = await workspace_service.authenticate(session, key)
+                await session.commit()  # last_used_at, at most once a minute
+        except AppError as exc:
+            outcome = _Outcome(None, exc, time.monotonic() + self.ttl_s)
+        else:
+            principal = KeyPrincipal(api_key.workspace_id, api_key.id, KeyKind.publishable)
+            outcome = _Outcome(principal, None, time.monotonic() + self.ttl_s)
+        if self.ttl_s > 0:
+            self._outcomes[key] = outcome
+            self._outcomes.move_to_end(key)
+            while len(self._outcomes) > self.max_keys:
+                self._outcomes.popitem(last=False)
+        return outcome

@@ -1,0 +1,106 @@
+"""Schemathesis over the whole OpenAPI document, in process, on SQLite and PostgreSQL.
+
+Every operation of the document, once with a secret key and once with a publishable key,
+with data that fits the document and data that does not: no 5xx, and each answer's status
+code, content type, headers and body are the ones the document declares. Derandomized
+(the seed comes from the test), so CI sees the same cases on every run.
+
+Driven through Hypothesis directly rather than schemathesis's pytest plugin, so each
+operation is a test of its own (and the plugin's pytest internals do not matter).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.python import asgi as in_process
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import ADMIN_TOKEN
+from tests.fixtures.databases import in_thread
+from tests.fixtures.seeding import Seeded, plain_settings, seed_workspace, wipe_database
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+EXAMPLES_PER_OPERATION = 50
+ANSWERED: Counter[int] = Counter()  # status → count, for the figures
+figures = logging.getLogger("tests.figures")
+FUZZ = settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+)
+
+OPERATIONS = [
+    (method.upper(), path)
+    for path, item in create_app(Settings(_env_file=None, database_url="sqlite+aiosqlite://"))  # type: ignore[call-arg]
+    .openapi()["paths"]
+    .items()
+    for method in item
+]
+
+
+@pytest.fixture(scope="module")
+def fuzzed(database_url: str) -> Iterator[tuple[Any, Seeded]]:
+    """The app on this database, its document loaded by schemathesis, and a workspace."""
+    seeded: Seeded = in_thread(asyncio.run, seed_workspace(database_url))
+    app = create_app(plain_settings(database_url, admin_token=ADMIN_TOKEN))
+    loaded = schemathesis.openapi.from_asgi("/openapi.json", app)  # runs the lifespan
+    ANSWERED.clear()
+    try:
+        yield loaded, seeded
+    finally:
+        figures.info("fuzzed %d requests: %s", ANSWERED.total(), dict(sorted(ANSWERED.items())))
+        in_process.shutdown_lifespans()
+        in_thread(asyncio.run, wipe_database(database_url))
+
+
+def _cases(operation: Any) -> st.SearchStrategy[Any]:
+    strategies = [operation.as_strategy(GenerationMode.POSITIVE)]
+    with contextlib.suppress(Exception):  # when nothing in the operation can be made invalid
+        strategies.append(operation.as_strategy(GenerationMode.NEGATIVE))
+    return st.one_of(strategies)
+
+
+@pytest.mark.parametrize("key", ["secret", "publishable"])
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_operation_keeps_its_documented_promises(
+    method: str, path: str, key: str, fuzzed: tuple[Any, Seeded]
+) -> None:
+    loaded, seeded = fuzzed
+    presented = seeded.secret_key if key == "secret" else seeded.publishable_key
+    headers = {"Authorization": f"Bearer {presented}"}
+    if key == "publishable":
+        headers["X-Tidings-Key"] = presented
+
+    @FUZZ
+    @given(case=_cases(loaded[path][method]))
+    def fuzz(case: Any) -> None:
+        response = case.call_and_validate(headers=headers, checks=CHECKS)
+        ANSWERED[response.status_code] += 1
+
+    fuzz()
