@@ -32,21 +32,11 @@ from typing import Any
 import httpx
 import orjson
 
+# The app's own rules, so the seeded counters are exactly what ingestion would write.
+from app.widget.engagement import COUNTERS, apply_event, bucket_of
+
 N_USERS = 10_000
 N_ANNOUNCEMENTS = 50
-BUCKET_MINUTES = 15
-COUNTERS = (
-    "impressions",
-    "clicks",
-    "dismissals",
-    "reactions_positive",
-    "reactions_neutral",
-    "reactions_negative",
-    "unique_viewers",
-    "unique_clickers",
-    "unique_dismissers",
-)
-AUTO_SURFACES = frozenset({"popover", "banner", "modal"})
 
 
 def user_key(index: int) -> str:
@@ -242,12 +232,6 @@ def user_attributes(rng: random.Random, index: int) -> dict[str, Any]:
     }
 
 
-def bucket_of(moment: datetime) -> datetime:
-    return moment.replace(
-        minute=moment.minute - moment.minute % BUCKET_MINUTES, second=0, microsecond=0
-    )
-
-
 def payload_hash(user: str, kind: str, announcement: str, at: datetime, value: Any, surface: Any):
     """As the app computes it: blake2b-128 of [visitor key, type, announcement, time, ...]."""
     content = orjson.dumps([user, kind, announcement, at.isoformat(), value, surface])
@@ -286,40 +270,6 @@ class Counters:
                 for name, value in counts.items():
                     totals[name] += value
         return totals
-
-
-def fold(state: dict[str, Any], announcement: str, event: dict[str, Any], c: Counters) -> None:
-    """One new event into a user's state and the counters (app/widget/engagement.py rules)."""
-    at: datetime = event["occurred_at"]
-    kind = event["type"]
-    if kind == "impression":
-        state["first_seen_at"] = min(state["first_seen_at"] or at, at)
-        state["last_seen_at"] = max(state["last_seen_at"] or at, at)
-        state["seen_count"] += 1
-        c.add(announcement, at, "impressions")
-        if state["first_impression_at"] is None:
-            state["first_impression_at"] = at
-            c.add(announcement, at, "unique_viewers")
-        if event["surface"] in AUTO_SURFACES:
-            state["auto_shown_at"] = max(state["auto_shown_at"] or at, at)
-    elif kind == "click":
-        c.add(announcement, at, "clicks")
-        if state["clicked_at"] is None:
-            state["clicked_at"] = at
-            c.add(announcement, at, "unique_clickers")
-    elif kind == "dismiss":
-        c.add(announcement, at, "dismissals")
-        if state["dismissed_at"] is None:
-            state["dismissed_at"] = at
-            c.add(announcement, at, "unique_dismissers")
-    elif kind == "reaction":
-        previous = state["reacted_at"]
-        if previous is not None and at < previous:
-            return
-        if state["reaction"] is not None and previous is not None:
-            c.add(announcement, previous, f"reactions_{state['reaction']}", -1)
-        state["reaction"], state["reacted_at"] = event["value"], at
-        c.add(announcement, at, f"reactions_{event['value']}")
 
 
 def _history(
@@ -450,7 +400,7 @@ async def seed_database(
                 for announcement_id, history in plan:
                     state = empty_state()
                     for event in history:
-                        fold(state, announcement_id, event, counters)
+                        apply_event(state, announcement_id, event, counters)  # type: ignore[arg-type]
                         at = event["occurred_at"]
                         last_seen = max(last_seen, at)
                         received = at + timedelta(milliseconds=rng.randrange(40, 4000))
