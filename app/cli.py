@@ -1,6 +1,7 @@
 """The ``tidings`` command line: run the service, administer workspaces, publish, report."""
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -21,6 +22,7 @@ from app.announcements.schemas import AnnouncementCreate
 from app.announcements.service import announcement_service
 from app.config import get_settings
 from app.db import create_engine, create_sessionmaker
+from app.demo.page import seed_demo
 from app.engagement.csv_export import to_csv
 from app.engagement.series import Interval
 from app.engagement.service import engagement_service, resolve_range
@@ -129,6 +131,23 @@ def serve(
         # then run the lifespan's shutdown (which flushes queued events, then closes the pool).
         timeout_graceful_shutdown=20,
     )
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Seed a demo workspace and serve a host page with the widget live at /demo."""
+    key = _run_in_session(seed_demo)
+    console.print(
+        f"Demo ready: open http://{host}:{port}/demo  (publishable key {key})",
+        soft_wrap=True,
+        highlight=False,
+    )
+    os.environ["TIDINGS_DEMO_KEY"] = key
+    get_settings.cache_clear()
+    serve(host=host, port=port, workers=1)
 
 
 @app.command()

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     ingest_max_pending_events: int = Field(
         default=50_000, ge=100, description="Queued events before answering 503."
     )
+    demo_key: str | None = Field(
+        default=None, description="Set by `tidings demo`: serves /demo with this key."
+    )
     widget_path: str | None = Field(
         default=None, description="The built widget script (default: the one shipped)."
     )

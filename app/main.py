@@ -9,6 +9,7 @@ from app import __version__
 from app.announcements.endpoints import router as announcements_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
+from app.demo.page import router as demo_router
 from app.engagement.endpoints import router as engagement_router
 from app.errors import install_error_handlers
 from app.kit.limits import BodyLimitMiddleware, DeadlineMiddleware
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_lean_handlers(app)
     app.include_router(engagement_router)
     app.include_router(targeting_router)
+    app.include_router(demo_router)
     return app
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import select
@@ -15,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.config import get_settings
+from app.config import Settings, get_settings
+from app.demo.page import SAMPLES, seed_demo
+from app.main import create_app
 from app.models import Announcement
 from app.widget.engagement import StatsDelta
 from app.widget.repository import WidgetRepository
@@ -116,6 +119,10 @@ class TestKeyCommands:
             [],
             ["serve"],
             ["migrate"],
+            ["demo"],
+            ["announce"],
+            ["stats"],
+            ["purge-events"],
             ["workspace"],
             ["workspace", "create"],
             ["workspace", "list"],
@@ -236,3 +243,36 @@ class TestPurgeCommand:
     def test_purges_old_raw_events_only(self, cli_database: str) -> None:
         code, output = invoke("purge-events", "--older-than-days", "30")
         assert code == 0 and "deleted 0 raw events" in output
+
+
+class TestDemo:
+    def test_demo_seeds_once_and_serves_the_page(self, cli_database: str) -> None:
+        async def seed_twice() -> tuple[str, str, int]:
+            engine = create_async_engine(cli_database)
+            try:
+                async with AsyncSession(engine, expire_on_commit=False) as session:
+                    first = await seed_demo(session)
+                    await session.commit()
+                    second = await seed_demo(session)
+                    await session.commit()
+                    count = len((await session.execute(select(Announcement))).scalars().all())
+                return first, second, count
+            finally:
+                await engine.dispose()
+
+        invoke("migrate")
+        first, second, count = asyncio.run(seed_twice())
+        assert first == second and first.startswith("pk_")
+        assert count == len(SAMPLES)
+
+        async def fetch(path: str) -> httpx.Response:
+            settings = Settings(_env_file=None, database_url=cli_database, demo_key=first)  # type: ignore[call-arg]
+            application = create_app(settings)
+            async with application.router.lifespan_context(application):
+                transport = httpx.ASGITransport(app=application)
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                    return await client.get(path)
+
+        page = asyncio.run(fetch("/demo"))
+        assert page.status_code == 200
+        assert f'data-key="{first}"' in page.text and 'src="/widget.js"' in page.text
