@@ -30,6 +30,7 @@ class CachedAnnouncement:
     title: str
     body_html: str
     translations: dict[str, dict[str, str]]
+    locales: tuple[str, ...]  # the translations' locales, for cached locale choices
     category: str
     image_url: str | None
     cta: dict[str, Any] | None
@@ -164,6 +165,7 @@ def _cached(row: Announcement, segments: dict[str, Any]) -> CachedAnnouncement:
         title=row.title,
         body_html=row.body_html,
         translations=row.translations,
+        locales=tuple(sorted(row.translations)),
         category=row.category,
         image_url=row.image_url,
         cta=row.cta,
