@@ -20,8 +20,12 @@ from sqlmodel import col
 
 from app.announcements.schemas import Status
 from app.kit.time import utc_now
-from app.models import Announcement, Segment, Workspace
-from app.targeting.audience import CompiledAudience, compile_audience
+from app.models import Announcement, Workspace
+from app.targeting.audience import (
+    CompiledAudience,
+    compile_audience,
+    current_segment_conditions,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +133,7 @@ async def load_snapshot(
         or_(col(Announcement.expire_at).is_(None), col(Announcement.expire_at) > now),
     )
     rows = (await session.execute(statement)).scalars().all()
-    segments = await segment_conditions_for(session, workspace_id)
+    segments = await current_segment_conditions(session, workspace_id, (r.audience for r in rows))
     announcements = [_cached(row, segments) for row in rows]
     announcements.sort(key=lambda item: (not item.pinned, -item.priority, _newest(item)))
     return WorkspaceSnapshot(
@@ -143,13 +147,6 @@ async def load_snapshot(
         poll_after_s=poll_after_s,
         announcements=tuple(announcements),
     )
-
-
-async def segment_conditions_for(session: AsyncSession, workspace_id: str) -> dict[str, Any]:
-    statement = select(col(Segment.id), col(Segment.condition)).where(
-        col(Segment.workspace_id) == workspace_id
-    )
-    return {row.id: row.condition for row in (await session.execute(statement)).all()}
 
 
 def _newest(item: CachedAnnouncement) -> float:
