@@ -6,7 +6,7 @@ Starlette's HTTP errors (404, 405, ...) the same way.
 """
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypedDict
 
@@ -343,15 +343,34 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# Every driver error is looked at: asyncpg's "connection closed in the middle of an
+# operation" arrives as a bare DBAPIError, neither operational nor an interface error.
+_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
+    AppError: _app_error,
+    RequestValidationError: _request_validation_error,
+    ValidationError: _request_validation_error,
+    StarletteHTTPException: _http_error,
+    sqlalchemy.exc.DBAPIError: _database_error,
+    sqlalchemy.exc.TimeoutError: _database_unavailable,
+    ConnectionError: _database_unavailable,
+    TimeoutError: _database_unavailable,
+    ClientDisconnect: _client_gone,
+    Exception: _unexpected_error,
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _request_validation_error)
-    app.add_exception_handler(ValidationError, _request_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    # Every driver error is looked at: asyncpg's "connection closed in the middle of an
-    # operation" arrives as a bare DBAPIError, neither operational nor an interface error.
-    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database_error)
-    for database_fault in (sqlalchemy.exc.TimeoutError, ConnectionError, TimeoutError):
-        app.add_exception_handler(database_fault, _database_unavailable)
-    app.add_exception_handler(ClientDisconnect, _client_gone)
-    app.add_exception_handler(Exception, _unexpected_error)
+    for exception_class, handler in _HANDLERS.items():
+        app.add_exception_handler(exception_class, handler)
+
+
+async def exception_response(request: Request, exc: Exception) -> Response:
+    """The answer to ``exc``, chosen as the installed handlers choose (nearest class first).
+
+    For the routes served outside FastAPI's middleware (see app/widget/hot_path.py).
+    """
+    for exception_class in type(exc).__mro__:
+        handler = _HANDLERS.get(exception_class)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc  # a BaseException that is not an Exception: not ours to answer

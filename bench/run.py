@@ -44,6 +44,9 @@ RESULTS = BENCH / "results"
 SOURCE_ROOTS = [ROOT]  # error locations are shown relative to the code that ran
 SERVER_CORE, WRK_CORE = 0, 1
 CONNECTIONS, THREADS = 64, 2
+# Feed polls come from browsers; the User-Agent feeds the built-in `device` attribute, so
+# the feed (and its ETag) depends on it. wrk and the ETag capture send this same one.
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0"
 ETAG_USERS = 1_000
 STATS_CALLS = 20
 RATE_LIMIT_SETTINGS = [
@@ -464,7 +467,7 @@ class Bench:
         step = seed.N_USERS // ETAG_USERS
         users = [seed.user_key(i) for i in range(1, seed.N_USERS + 1, step)]
         pairs, sizes, items = [], [], []
-        with httpx.Client(timeout=30) as client:
+        with httpx.Client(timeout=30, headers={"User-Agent": USER_AGENT}) as client:
             for user in users:
                 response = client.get(self.feed_url(self.base, user))
                 if response.status_code != 200:
@@ -667,24 +670,24 @@ class Bench:
                 "warm-up feed",
                 target,
                 "feed.lua",
-                [key, users],
+                [key, users, USER_AGENT],
                 duration=warm,
                 expect=200,
                 record=False,
             )
         both = ("tidings", "floor")
-        feed = self.series("feed 200 @64", "feed.lua", lambda t: [key, users], both, expect=200)
+        feed = self.series("feed 200 @64", "feed.lua", lambda t: [key, users, USER_AGENT], both, expect=200)
         etags = str(self.tmp / "etags.lua")
         not_modified = self.series(
-            "feed 304 @64", "feed_304.lua", lambda t: [key, etags], both, expect=304
+            "feed 304 @64", "feed_304.lua", lambda t: [key, etags, USER_AGENT], both, expect=304
         )
         p99 = self.series(
-            "feed @8", "feed.lua", lambda t: [key, users], both, expect=200, connections=8
+            "feed @8", "feed.lua", lambda t: [key, users, USER_AGENT], both, expect=200, connections=8
         )
         p50 = self.series(
             "feed @1",
             "feed.lua",
-            lambda t: [key, users],
+            lambda t: [key, users, USER_AGENT],
             both,
             expect=200,
             connections=1,

@@ -7,6 +7,7 @@ own attribute of the same name wins, so a product can send its own notion of ``d
 
 from collections.abc import Mapping
 from contextlib import suppress
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 import orjson
@@ -56,9 +57,26 @@ def builtin_attributes(
     if locale:
         with suppress(ValueError):
             attributes["locale"] = normalize_locale(locale)
-    if user_agent and user_agent.strip():
-        attributes["device"] = device_from_user_agent(user_agent)
+    device = device_of(user_agent)
+    if device is not None:
+        attributes["device"] = device
     return attributes
+
+
+def device_of(user_agent: str | None) -> Device | None:
+    """The built-in ``device``; ``None`` without a User-Agent."""
+    if not user_agent or len(user_agent) > _CACHED_USER_AGENT_LENGTH:
+        return device_from_user_agent(user_agent) if user_agent and user_agent.strip() else None
+    return _cached_device(user_agent)
+
+
+_CACHED_USER_AGENT_LENGTH: Final = 512
+
+
+@lru_cache(maxsize=1024)
+def _cached_device(user_agent: str) -> Device | None:
+    # Every poll asks again; a site's visitors bring a few hundred distinct User-Agents.
+    return device_from_user_agent(user_agent) if user_agent.strip() else None
 
 
 def merge_attributes(

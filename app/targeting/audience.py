@@ -106,8 +106,9 @@ class CompiledAudience:
     def matches(self, attributes: Mapping[str, object], user_key: str) -> bool:
         if self.condition is not None and not self.condition.evaluate(attributes):
             return False
-        if any(not condition.evaluate(attributes) for _, condition in self.segments):
-            return False
+        for _, condition in self.segments:
+            if not condition.evaluate(attributes):
+                return False
         return self.rollout is None or in_rollout(self.seed, user_key, self.rollout)
 
     def explain(

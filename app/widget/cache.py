@@ -9,6 +9,7 @@ made on another replica within ``recheck_s`` plus one query.
 
 import asyncio
 import time
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,6 +69,33 @@ class WorkspaceSnapshot:
     announcements: tuple[CachedAnnouncement, ...]
     # JSON of each (announcement, locale) rendered once for this snapshot (see feed.py).
     fragments: dict[tuple[str, str | None], bytes] = field(default_factory=dict)
+    # Which announcements are live changes only at their publish_at and expire_at instants.
+    _boundaries: tuple[datetime, ...] = field(init=False)
+    _live_by_epoch: dict[int, tuple[CachedAnnouncement, ...]] = field(
+        init=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        instants = {
+            instant
+            for announcement in self.announcements
+            for instant in (announcement.publish_at, announcement.expire_at)
+            if instant is not None
+        }
+        object.__setattr__(self, "_boundaries", tuple(sorted(instants)))
+
+    def live_epoch(self, now: datetime) -> int:
+        """How many publish/expire instants are past: the live set is the same within one."""
+        return bisect_right(self._boundaries, now)
+
+    def live(self, now: datetime) -> tuple[CachedAnnouncement, ...]:
+        """The announcements live at ``now``, in feed order (computed once per epoch)."""
+        epoch = self.live_epoch(now)
+        live = self._live_by_epoch.get(epoch)
+        if live is None:
+            live = tuple(item for item in self.announcements if item.is_live(now))
+            self._live_by_epoch[epoch] = live
+        return live
 
 
 @dataclass(slots=True)

@@ -1,8 +1,9 @@
 """What one end user sees: the feed computed from a workspace snapshot and their state.
 
-Pure: no I/O. The request path reads the user (one query), then ``plan_feed`` decides the
-items and the ETag; only when the ETag is new does ``render_feed`` produce bytes, from JSON
-fragments pre-serialized once per announcement, locale and snapshot.
+Pure: no I/O. The request path reads the user (one query), then ``feed_etag`` names the
+answer from its inputs; only when the client does not hold that tag does ``plan_feed``
+decide the items and ``render_feed`` produce bytes, from JSON fragments pre-serialized
+once per announcement, locale and snapshot.
 """
 
 import hashlib
@@ -10,12 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
+from app import __version__
 from app.kit.locales import pick_locale
-from app.targeting.attributes import builtin_attributes, merge_attributes
+from app.targeting.attributes import builtin_attributes, device_of, merge_attributes
 from app.widget.cache import CachedAnnouncement, WorkspaceSnapshot
 
 MAX_FEED_ITEMS = 50
@@ -33,8 +35,7 @@ class Visitor:
         return self.user_id or self.anonymous_id or ""
 
 
-@dataclass(frozen=True, slots=True)
-class StateView:
+class StateView(NamedTuple):  # a tuple: one is built per state row on every poll
     seen: bool
     dismissed: bool
     clicked: bool
@@ -51,8 +52,7 @@ class UserView:
     states: Mapping[str, StateView]
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedItem:
+class PlannedItem(NamedTuple):  # a tuple: up to 50 are built per feed
     announcement: CachedAnnouncement
     locale: str | None
     state: StateView | None
@@ -94,6 +94,54 @@ def _frequency_allows(frequency: str, seen: bool, dismissed: bool) -> bool:
     return not dismissed
 
 
+class UserVersion(Protocol):
+    """What the ETag needs of a user: a read of their row, or the whole ``UserView``."""
+
+    @property
+    def end_user_id(self) -> str: ...
+
+    @property
+    def state_version(self) -> int: ...
+
+    @property
+    def locale(self) -> str | None: ...
+
+
+def feed_etag(
+    snapshot: WorkspaceSnapshot,
+    visitor: Visitor,
+    user: UserVersion | None,
+    locale: str | None,
+    user_agent: str | None,
+    now: datetime,
+) -> str:
+    """The feed's strong ETag (quoted), from what the feed is computed of, before planning.
+
+    The feed is a function of the snapshot (``content_version``), the user's row
+    (``state_version`` moves with every change to their state, attributes or locale), the
+    request (visitor ids, locale, device), the day (the auto-show cap) and which
+    announcements are live (``live_epoch``). Equal inputs give equal bytes, so a poll
+    whose If-None-Match names this tag is answered 304 without planning anything.
+    """
+    fingerprint = orjson.dumps(
+        (
+            __version__,
+            snapshot.workspace_id,
+            snapshot.content_version,
+            snapshot.poll_after_s,
+            snapshot.live_epoch(now),
+            now.date().isoformat(),
+            user.end_user_id if user else None,
+            user.state_version if user else 0,
+            visitor.user_id,
+            visitor.anonymous_id,
+            locale or (user.locale if user else None),
+            device_of(user_agent),
+        )
+    )
+    return f'"{hashlib.blake2b(fingerprint, digest_size=12).hexdigest()}"'
+
+
 def plan_feed(
     snapshot: WorkspaceSnapshot,
     visitor: Visitor,
@@ -101,7 +149,11 @@ def plan_feed(
     locale: str | None,
     user_agent: str | None,
     now: datetime,
+    etag: str | None = None,
 ) -> FeedPlan:
+    """The items this visitor sees now; ``etag`` when the caller already computed it."""
+    if etag is None:
+        etag = feed_etag(snapshot, visitor, user, locale, user_agent, now)
     locale = locale or (user.locale if user else None)
     attributes = merge_attributes(
         user.attributes if user else {},
@@ -117,17 +169,15 @@ def plan_feed(
     auto_show_left = max(snapshot.popover_daily_cap - len(shown_today), 0)
     items: list[PlannedItem] = []
     unread = 0
-    for announcement in snapshot.announcements:
-        if not announcement.is_live(now):
-            continue
-        if not announcement.audience.matches(attributes, visitor.key):
+    user_key = visitor.key
+    for announcement in snapshot.live(now):
+        if not announcement.audience.matches(attributes, user_key):
             continue
         state = states.get(announcement.id)
         seen = state is not None and state.seen
-        dismissed = state is not None and state.dismissed
         auto_show = False
         if announcement.display != "feed" and _frequency_allows(
-            announcement.frequency, seen, dismissed
+            announcement.frequency, seen, state is not None and state.dismissed
         ):
             if announcement.id in shown_today:
                 auto_show = True
@@ -138,18 +188,7 @@ def plan_feed(
         items.append(PlannedItem(announcement, chosen, state, auto_show))
         if len(items) == MAX_FEED_ITEMS:
             break
-    fingerprint = orjson.dumps(
-        [
-            snapshot.content_version,
-            user.state_version if user else 0,
-            user.end_user_id if user else None,
-            locale,
-            day_start.isoformat(),
-            [(item.announcement.id, item.locale, item.auto_show) for item in items],
-        ]
-    )
-    etag = hashlib.blake2b(fingerprint, digest_size=12).hexdigest()
-    return FeedPlan(items, unread, f'"{etag}"')
+    return FeedPlan(items, unread, etag)
 
 
 def _static_fragment(announcement: CachedAnnouncement, locale: str | None) -> bytes:

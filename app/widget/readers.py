@@ -1,83 +1,82 @@
-"""Reading one end user and their state for the feed: one query, the cheapest way per backend.
+"""Reading one end user and their state for the feed, the cheapest way per backend.
+
+Two indexed reads: the user's row (``read_profile``), enough to name the feed's ETag, so
+a poll that ends in a 304 reads nothing more; then, only for a 200, their
+per-announcement states (``read_view``). Between the two another writer may commit: the
+states are then newer than the ETag, never older, and the next poll just gets a 200.
 
 On SQLite a plain ``sqlite3`` connection answers on the event loop thread: an indexed read
 takes microseconds, less than handing it to aiosqlite's thread and back. Elsewhere the
-async engine runs the same statement.
+async engine runs the same statements.
 """
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.widget.feed import StateView, UserView, Visitor
 from app.widget.statements import END_USERS, STATES
 
-_COLUMNS = (
-    END_USERS.c.id,
-    END_USERS.c.state_version,
-    END_USERS.c.attributes,
-    END_USERS.c.locale,
+
+class UserProfile(NamedTuple):
+    end_user_id: str
+    state_version: int
+    raw_attributes: Any  # JSON text on SQLite, already decoded elsewhere
+    locale: str | None
+
+
+def _profile_query(by: str) -> Select[Any]:
+    return select(
+        END_USERS.c.id, END_USERS.c.state_version, END_USERS.c.attributes, END_USERS.c.locale
+    ).where(
+        END_USERS.c.workspace_id == bindparam("workspace_id"), END_USERS.c[by] == bindparam("key")
+    )
+
+
+_BY_USER_ID = _profile_query("user_id")
+_BY_ANONYMOUS_ID = _profile_query("anonymous_id")
+_STATES = select(
     STATES.c.announcement_id,
     STATES.c.first_seen_at,
     STATES.c.dismissed_at,
     STATES.c.clicked_at,
     STATES.c.reaction,
     STATES.c.auto_shown_at,
+).where(
+    STATES.c.workspace_id == bindparam("workspace_id"),
+    STATES.c.end_user_id == bindparam("end_user_id"),
 )
 
 
-def _user_query(by: str) -> Select[Any]:
-    joined = END_USERS.outerjoin(
-        STATES,
-        and_(
-            STATES.c.workspace_id == END_USERS.c.workspace_id,
-            STATES.c.end_user_id == END_USERS.c.id,
-        ),
-    )
-    return (
-        select(*_COLUMNS)
-        .select_from(joined)
-        .where(
-            END_USERS.c.workspace_id == bindparam("workspace_id"),
-            END_USERS.c[by] == bindparam("key"),
-        )
-    )
-
-
-_BY_USER_ID = _user_query("user_id")
-_BY_ANONYMOUS_ID = _user_query("anonymous_id")
-
-
-def _query_for(visitor: Visitor) -> tuple[Select[Any], str]:
+def _profile_query_for(visitor: Visitor) -> tuple[Select[Any], str]:
     if visitor.user_id is not None:
         return _BY_USER_ID, visitor.user_id
     return _BY_ANONYMOUS_ID, visitor.anonymous_id or ""
 
 
-def _view(rows: Sequence[Sequence[Any]], parse: bool) -> UserView | None:
-    if not rows:
-        return None
-    first = rows[0]
-    states = {}
-    for row in rows:
-        if row[4] is None:
-            continue
-        first_seen, dismissed, clicked, auto_shown = row[5], row[6], row[7], row[9]
-        states[row[4]] = StateView(
-            seen=first_seen is not None,
-            dismissed=dismissed is not None,
-            clicked=clicked is not None,
-            reaction=row[8],
-            auto_shown_at=_sqlite_time(auto_shown) if parse else auto_shown,
+def _view(profile: UserProfile, rows: Sequence[Sequence[Any]], parse: bool) -> UserView:
+    states = {
+        row[0]: StateView(
+            row[1] is not None,
+            row[2] is not None,
+            row[3] is not None,
+            row[4],
+            _sqlite_time(row[5]) if parse else row[5],
         )
-    attributes = orjson.loads(first[2]) if parse else first[2]
-    return UserView(first[0], first[1], attributes or {}, first[3], states)
+        for row in rows
+    }
+    attributes = profile.raw_attributes
+    if parse and attributes is not None:
+        attributes = orjson.loads(attributes)
+    return UserView(
+        profile.end_user_id, profile.state_version, attributes or {}, profile.locale, states
+    )
 
 
 def _sqlite_time(value: str | None) -> datetime | None:
@@ -86,7 +85,9 @@ def _sqlite_time(value: str | None) -> datetime | None:
 
 
 class UserReader(Protocol):
-    async def read(self, workspace_id: str, visitor: Visitor) -> UserView | None: ...
+    async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None: ...
+
+    async def read_view(self, workspace_id: str, profile: UserProfile) -> UserView: ...
 
     def close(self) -> None: ...
 
@@ -95,12 +96,18 @@ class EngineUserReader:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def read(self, workspace_id: str, visitor: Visitor) -> UserView | None:
-        statement, key = _query_for(visitor)
+    async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
+        statement, key = _profile_query_for(visitor)
         async with self.engine.connect() as connection:
             result = await connection.execute(statement, {"workspace_id": workspace_id, "key": key})
-            rows = result.all()
-        return _view(rows, parse=False)
+            row = result.first()
+        return None if row is None else UserProfile(*row)
+
+    async def read_view(self, workspace_id: str, profile: UserProfile) -> UserView:
+        parameters = {"workspace_id": workspace_id, "end_user_id": profile.end_user_id}
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(_STATES, parameters)).all()
+        return _view(profile, rows, parse=False)
 
     def close(self) -> None:
         pass
@@ -112,17 +119,23 @@ class SqliteUserReader:
         self.connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         self.connection.execute("PRAGMA query_only=ON")
         dialect = sqlite.dialect(paramstyle="named")
-        self._sql = {
+        self._sql: Mapping[int, str] = {
             id(statement): str(statement.compile(dialect=dialect))
-            for statement in (_BY_USER_ID, _BY_ANONYMOUS_ID)
+            for statement in (_BY_USER_ID, _BY_ANONYMOUS_ID, _STATES)
         }
 
-    async def read(self, workspace_id: str, visitor: Visitor) -> UserView | None:
-        statement, key = _query_for(visitor)
+    async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
+        statement, key = _profile_query_for(visitor)
         cursor = self.connection.execute(
             self._sql[id(statement)], {"workspace_id": workspace_id, "key": key}
         )
-        return _view(cursor.fetchall(), parse=True)
+        row = cursor.fetchone()
+        return None if row is None else UserProfile(*row)
+
+    async def read_view(self, workspace_id: str, profile: UserProfile) -> UserView:
+        parameters = {"workspace_id": workspace_id, "end_user_id": profile.end_user_id}
+        rows = self.connection.execute(self._sql[id(_STATES)], parameters).fetchall()
+        return _view(profile, rows, parse=True)
 
     def close(self) -> None:
         self.connection.close()

@@ -12,13 +12,14 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Forbidden, PayloadTooLarge, Unauthorized, invalid_field
+from app.kit.etags import if_none_match_hits
 from app.kit.ids import new_id
 from app.kit.time import utc_now
 from app.models import EndUser
 from app.targeting.attributes import validate_user_attributes
 from app.widget.cache import WorkspaceSnapshot
 from app.widget.engagement import StatsDelta, merge_state, states_by_announcement
-from app.widget.feed import FeedPlan, UserView, Visitor, plan_feed, state_view
+from app.widget.feed import FeedPlan, UserView, Visitor, feed_etag, plan_feed, state_view
 from app.widget.identity import is_valid_user_hash
 from app.widget.ingest import IncomingEvent, Submission
 from app.widget.repository import WidgetRepository
@@ -68,6 +69,16 @@ def is_allowed_origin(origin: str, snapshot: WorkspaceSnapshot) -> bool:
     return not snapshot.allowed_origins or origin in snapshot.allowed_origins
 
 
+def add_cors_headers(
+    headers: dict[str, str], origin: str | None, snapshot: WorkspaceSnapshot
+) -> None:
+    """Echo an allowed Origin exactly; a foreign one gets no CORS headers at all."""
+    headers["Vary"] = "Origin"
+    if origin is not None and is_allowed_origin(origin, snapshot):
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Expose-Headers"] = "ETag"
+
+
 class WidgetService:
     async def feed(
         self,
@@ -76,10 +87,18 @@ class WidgetService:
         visitor: Visitor,
         locale: str | None,
         user_agent: str | None,
-    ) -> FeedPlan:
+        if_none_match: str | None = None,
+    ) -> tuple[str, FeedPlan | None]:
+        """The feed's ETag, and its plan unless ``if_none_match`` holds that ETag (304)."""
         check_visitor(snapshot, visitor)
-        user = await runtime.reader.read(snapshot.workspace_id, visitor)
-        return plan_feed(snapshot, visitor, user, locale, user_agent, utc_now())
+        reader = runtime.reader
+        profile = await reader.read_profile(snapshot.workspace_id, visitor)
+        now = utc_now()
+        etag = feed_etag(snapshot, visitor, profile, locale, user_agent, now)
+        if if_none_match_hits(if_none_match, etag.strip('"')):
+            return etag, None
+        user = None if profile is None else await reader.read_view(snapshot.workspace_id, profile)
+        return etag, plan_feed(snapshot, visitor, user, locale, user_agent, now, etag)
 
     async def identify(
         self,
@@ -169,8 +188,8 @@ class WidgetService:
 
         visible: list[str] = []
         if any(event.type == EventType.open for event in candidates.values()):
-            plan = await self.feed(runtime, snapshot, visitor, None, user_agent)
-            visible = plan.visible_ids
+            _, plan = await self.feed(runtime, snapshot, visitor, None, user_agent)
+            visible = plan.visible_ids if plan is not None else []
         submission = Submission(
             workspace_id=snapshot.workspace_id,
             visitor=visitor,

@@ -6,6 +6,7 @@
 """
 
 import hmac
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,8 +32,12 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bear
 
 
 def _refuse_secret_in_query(request: Request) -> None:
+    refuse_secret_in_query(request.query_params.values())
+
+
+def refuse_secret_in_query(values: Iterable[str]) -> None:
     # URLs land in access logs, proxies and browser history: a secret there is a leak.
-    if any(value.startswith("sk_") for value in request.query_params.values()):
+    if any(value.startswith("sk_") for value in values):
         raise Unauthorized(
             "Secret keys are never accepted in a URL. Send it as 'Authorization: Bearer sk_...' "
             "and rotate this key: it may now be in logs."
@@ -57,8 +62,13 @@ async def require_secret_key(
 
 def publishable_key_of(request: Request) -> str:
     """The publishable key a widget request carries (header first, then ``?key=``)."""
-    _refuse_secret_in_query(request)
-    key = request.headers.get("x-tidings-key") or request.query_params.get("key")
+    return publishable_key_from(request.headers.get("x-tidings-key"), request.query_params)
+
+
+def publishable_key_from(header: str | None, query: Mapping[str, str]) -> str:
+    """The same, from the ``X-Tidings-Key`` header and the query's parameters (last wins)."""
+    refuse_secret_in_query(query.values())
+    key = header or query.get("key")
     if not key:
         raise Unauthorized("Pass the publishable key as ?key=pk_... or the X-Tidings-Key header.")
     if kind_of(key) is KeyKind.secret:

@@ -204,6 +204,56 @@ class TestFlow:
         assert ids(await widget.feed(user_id="u", headers=phone)) == []
 
 
+class TestFeedEtag:
+    """The ETag is computed from the feed's inputs, before planning: every input moves it."""
+
+    async def test_each_input_of_the_feed_changes_the_etag(
+        self, widget: WidgetClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        await create_announcement(
+            session,
+            tenant.workspace_id,
+            status="published",
+            audience={"condition": {"device": "mobile"}},
+            translations={"de": {"title": "Neu", "body": "Hallo"}},
+        )
+        await widget.identify({"user_id": "7", "attributes": {"plan": "free"}})
+        desktop = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0"}
+        first = await widget.feed(user_id="7", headers=desktop)
+        etag = first.headers["etag"]
+        assert ids(first) == []
+
+        async def poll(**params: Any) -> httpx.Response:
+            headers = {"If-None-Match": etag, **desktop, **params.pop("headers", {})}
+            return await widget.feed(headers=headers, **{"user_id": "7", **params})
+
+        assert (await poll()).status_code == 304
+        # Another device (targeting reads it), another locale, another visitor: 200s.
+        phone = await poll(headers={"User-Agent": "Mozilla/5.0 (iPhone) Mobile/15E148"})
+        assert phone.status_code == 200 and len(ids(phone)) == 1
+        assert (await poll(locale="de")).status_code == 200
+        assert (await poll(user_id="8")).status_code == 200
+        # The same inputs again: still the same tag.
+        assert (await poll()).status_code == 304
+
+        # New attributes move the user's state_version, so the tag.
+        await widget.identify({"user_id": "7", "attributes": {"plan": "pro"}})
+        assert (await poll()).status_code == 200
+
+    async def test_a_scheduled_announcement_going_live_changes_the_etag(
+        self, widget: WidgetClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        soon = datetime.now(UTC) + timedelta(seconds=1.5)
+        scheduled = await create_announcement(
+            session, tenant.workspace_id, status="published", publish_at=soon
+        )
+        before = await widget.feed(user_id="7")
+        assert ids(before) == []
+        await asyncio.sleep(max((soon - datetime.now(UTC)).total_seconds(), 0) + 0.1)
+        after = await widget.feed(user_id="7", headers={"If-None-Match": before.headers["etag"]})
+        assert after.status_code == 200 and ids(after) == [scheduled.id]
+
+
 class TestDailyCap:
     async def test_one_auto_shown_item_per_day_by_default(
         self, widget: WidgetClient, session: AsyncSession, tenant: Tenant
