@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # Queued events are written before the engine goes: a 202 is never lost.
+            await app.state.publishable_keys.aclose()
             await app.state.widget.stop()
             await engine.dispose()
             await rate_limits.stop()

@@ -2,9 +2,10 @@
 
 A snapshot holds the workspace's widget settings and its published, unexpired
 announcements with compiled audiences. Each process keeps one per workspace and checks the
-workspace's ``content_version`` at most once per ``recheck_s`` (one primary-key read): every
-write that changes what the widget shows bumps that version, so a replica serves a change
-made on another replica within ``recheck_s`` plus one query.
+workspace's ``content_version`` (one primary-key read) in the background once a snapshot
+is half of ``recheck_s`` old, and before serving one that is older (app/kit/refresh.py):
+every write that changes what the widget shows bumps that version, so a replica serves a
+change made on another replica within ``recheck_s`` plus one query.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from app.announcements.schemas import Status
+from app.kit.refresh import Renewals, is_due
 from app.kit.time import utc_now
 from app.models import Announcement, Workspace
 from app.targeting.audience import (
@@ -113,18 +115,33 @@ class WorkspaceSnapshotCache:
         self.max_workspaces = max_workspaces
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._renewals = Renewals("widget snapshot")
 
     async def get(
         self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
     ) -> WorkspaceSnapshot | None:
         entry = self._entries.get(workspace_id)
-        if entry is not None and time.monotonic() - entry.checked_at < self.recheck_s:
-            return entry.snapshot
+        if entry is not None:
+            age = time.monotonic() - entry.checked_at
+            if age < self.recheck_s:
+                if is_due(age, self.recheck_s):  # renewed ahead, in the background
+                    self._renewals.start(
+                        workspace_id, lambda: self._renew(sessionmaker, workspace_id)
+                    )
+                return entry.snapshot
+        return await self._renew(sessionmaker, workspace_id)
+
+    async def aclose(self) -> None:
+        await self._renewals.aclose()
+
+    async def _renew(
+        self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
+    ) -> WorkspaceSnapshot | None:
         lock = self._locks.setdefault(workspace_id, asyncio.Lock())
         async with lock, sessionmaker() as session:  # one reload at a time per workspace
             entry = self._entries.get(workspace_id)
-            if entry is not None and time.monotonic() - entry.checked_at < self.recheck_s:
-                return entry.snapshot
+            if entry is not None and time.monotonic() - entry.checked_at < self.recheck_s / 2:
+                return entry.snapshot  # renewed while this one waited for the lock
             version = await _content_version(session, workspace_id)
             if version is None:
                 self._entries.pop(workspace_id, None)

@@ -26,6 +26,7 @@ class WidgetRuntime:
         return snapshot
 
     async def stop(self) -> None:
+        await self.snapshots.aclose()
         await self.ingestor.stop()
         self.reader.close()
 

@@ -2,8 +2,9 @@
 
 Every widget request carries the publishable key; looking it up in the database each time
 would be the largest cost of a feed poll. A lookup's outcome (the workspace, or the
-refusal) is kept for ``ttl_s``: revoking a publishable key takes effect within that bound
-on every replica. Secret keys are never cached.
+refusal) is kept for ``ttl_s``, and renewed ahead of time in the background (see
+app/kit/refresh.py): revoking a publishable key takes effect within that bound on every
+replica, and requests do not wait for the lookup. Secret keys are never cached.
 """
 
 import time
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.errors import AppError
+from app.kit.refresh import Renewals, is_due
 from app.workspaces.keys import KeyKind
 from app.workspaces.service import workspace_service
 
@@ -28,7 +30,7 @@ class KeyPrincipal:
 class _Outcome:
     principal: KeyPrincipal | None
     error: AppError | None
-    expires_at: float
+    looked_up_at: float
 
 
 class PublishableKeyCache:
@@ -36,17 +38,24 @@ class PublishableKeyCache:
         self.ttl_s = ttl_s
         self.max_keys = max_keys
         self._outcomes: OrderedDict[str, _Outcome] = OrderedDict()
+        self._renewals = Renewals("publishable key")
 
     async def principal(
         self, sessionmaker: async_sessionmaker[AsyncSession], key: str
     ) -> KeyPrincipal:
         outcome = self._outcomes.get(key)
-        if outcome is None or outcome.expires_at <= time.monotonic():
-            outcome = await self._look_up(sessionmaker, key)
+        age = -1.0 if outcome is None else time.monotonic() - outcome.looked_up_at
+        if outcome is None or age >= self.ttl_s:
+            outcome = await self._renewals.wait(key, lambda: self._look_up(sessionmaker, key))
+        elif is_due(age, self.ttl_s):
+            self._renewals.start(key, lambda: self._look_up(sessionmaker, key))
         if outcome.error is not None:
             raise outcome.error
         assert outcome.principal is not None
         return outcome.principal
+
+    async def aclose(self) -> None:
+        await self._renewals.aclose()
 
     async def _look_up(self, sessionmaker: async_sessionmaker[AsyncSession], key: str) -> _Outcome:
         try:
@@ -54,10 +63,10 @@ class PublishableKeyCache:
                 api_key = await workspace_service.authenticate(session, key)
                 await session.commit()  # last_used_at, at most once a minute
         except AppError as exc:
-            outcome = _Outcome(None, exc, time.monotonic() + self.ttl_s)
+            outcome = _Outcome(None, exc, time.monotonic())
         else:
             principal = KeyPrincipal(api_key.workspace_id, api_key.id, KeyKind.publishable)
-            outcome = _Outcome(principal, None, time.monotonic() + self.ttl_s)
+            outcome = _Outcome(principal, None, time.monotonic())
         if self.ttl_s > 0:
             self._outcomes[key] = outcome
             self._outcomes.move_to_end(key)

@@ -259,3 +259,29 @@ class TestCacheAcrossReplicas:
                     assert time.monotonic() - changed_at < 2, "stale beyond 2 s"
                     await asyncio.sleep(0.05)
                 assert feed.json()["announcements"][0]["id"] == created.json()["id"]
+
+    async def test_a_revoked_key_stops_working_within_the_bound_while_polled(
+        self, settings: Settings, tenant: Tenant, client: httpx.AsyncClient
+    ) -> None:
+        # Polled without pause, the key is renewed in the background (never waited for):
+        # revocation must still show within the bound.
+        recheck_s = 0.4
+        replica: FastAPI = create_app(
+            settings.model_copy(update={"widget_cache_recheck_s": recheck_s})
+        )
+        keys = (await client.get("/v1/keys", headers=tenant.auth)).json()
+        key_id = next(k["id"] for k in keys if k["kind"] == "publishable")
+        async with replica.router.lifespan_context(replica):
+            transport = httpx.ASGITransport(app=replica)
+            async with httpx.AsyncClient(transport=transport, base_url="http://replica") as other:
+                params = {"key": tenant.publishable_key, "anonymous_id": "a"}
+                started = time.monotonic()
+                while time.monotonic() - started < recheck_s:  # past half: renewing ahead
+                    assert (await other.get("/v1/widget/announcements", params=params)).is_success
+                    await asyncio.sleep(0.01)
+                revoked = await client.delete(f"/v1/keys/{key_id}", headers=tenant.auth)
+                assert revoked.status_code == 200
+                revoked_at = time.monotonic()
+                while (await other.get("/v1/widget/announcements", params=params)).is_success:
+                    assert time.monotonic() - revoked_at < recheck_s + 0.5, "stale beyond bound"
+                    await asyncio.sleep(0.01)
