@@ -64,22 +64,36 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope["method"]
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
-            access_logger.info(
-                "%s %s %s",
-                method,
-                scope["path"],
-                status,
-                extra={
-                    "method": method,
-                    "path": scope["path"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            _count(method, route, status, elapsed)
+            if access_logger.isEnabledFor(logging.INFO):
+                access_logger.info(
+                    "%s %s %s",
+                    method,
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
+
+
+# Each request's metrics by (method, route, status); the labelled children are looked up
+# once, not per request (prometheus_client takes a lock and builds a tuple for each).
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
+def _count(method: str, route: str, status: int, elapsed: float) -> None:
+    children = _children.get((method, route, status))
+    if children is None:
+        children = (REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route))
+        _children[(method, route, status)] = children
+    children[0].inc()
+    children[1].observe(elapsed)
 
 
 def _new_request_id() -> str:

@@ -50,6 +50,7 @@ class CachedAnnouncement:
     expire_at: datetime | None
     published_at: datetime
     audience: CompiledAudience
+    is_targeted: bool  # False: everyone sees it, no need to evaluate the audience
 
     def is_live(self, now: datetime) -> bool:
         return (self.publish_at is None or self.publish_at <= now) and (
@@ -202,6 +203,7 @@ def _cached(row: Announcement, segments: dict[str, Any]) -> CachedAnnouncement:
     published_at = row.published_at or row.created_at
     if row.publish_at is not None and row.publish_at > published_at:
         published_at = row.publish_at
+    audience = compile_audience(row.id, row.audience, segments)
     return CachedAnnouncement(
         id=row.id,
         title=row.title,
@@ -219,5 +221,8 @@ def _cached(row: Announcement, segments: dict[str, Any]) -> CachedAnnouncement:
         publish_at=row.publish_at,
         expire_at=row.expire_at,
         published_at=published_at,
-        audience=compile_audience(row.id, row.audience, segments),
+        audience=audience,
+        is_targeted=bool(
+            audience.condition is not None or audience.segments or audience.rollout is not None
+        ),
     )

@@ -52,11 +52,9 @@ class UserView:
     states: Mapping[str, StateView]
 
 
-class PlannedItem(NamedTuple):  # a tuple: up to 50 are built per feed
-    announcement: CachedAnnouncement
-    locale: str | None
-    state: StateView | None
-    auto_show: bool
+# (announcement, chosen locale, the user's state, auto_show): a plain tuple, as up to 50
+# are built per feed and a named tuple's constructor costs a Python call each.
+PlannedItem = tuple[CachedAnnouncement, str | None, StateView | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +65,7 @@ class FeedPlan:
 
     @property
     def visible_ids(self) -> list[str]:
-        return [item.announcement.id for item in self.items]
+        return [announcement.id for announcement, _, _, _ in self.items]
 
 
 def state_view(row: Any) -> StateView:
@@ -171,9 +169,9 @@ def plan_feed(
     unread = 0
     user_key = visitor.key
     for announcement in snapshot.live(now):
-        if not announcement.audience.matches(attributes, user_key):
+        if announcement.is_targeted and not announcement.audience.matches(attributes, user_key):
             continue
-        state = states.get(announcement.id)
+        state = states.get(announcement.id) if states else None
         seen = state is not None and state.seen
         auto_show = False
         if announcement.display != "feed" and _frequency_allows(
@@ -183,9 +181,10 @@ def plan_feed(
                 auto_show = True
             elif auto_show_left > 0:
                 auto_show, auto_show_left = True, auto_show_left - 1
-        unread += not seen
+        if not seen:
+            unread += 1
         chosen = _choose(locale, announcement.locales) if locale and announcement.locales else None
-        items.append(PlannedItem(announcement, chosen, state, auto_show))
+        items.append((announcement, chosen, state, auto_show))
         if len(items) == MAX_FEED_ITEMS:
             break
     return FeedPlan(items, unread, etag)
@@ -212,36 +211,39 @@ def _static_fragment(announcement: CachedAnnouncement, locale: str | None) -> by
     return orjson.dumps(static)[:-1]
 
 
-_TRUE, _FALSE = b"true", b"false"
+@lru_cache(maxsize=256)
+def _state_fragment(
+    seen: bool, dismissed: bool, clicked: bool, reaction: str | None, auto_show: bool
+) -> bytes:
+    """The end of an item: the user's state; a few dozen combinations, each rendered once."""
+    state = {
+        "seen": seen,
+        "dismissed": dismissed,
+        "clicked": clicked,
+        "reaction": reaction,
+        "auto_show": auto_show,
+    }
+    return b"," + orjson.dumps(state)[1:]
+
+
+_NO_STATE = _state_fragment(False, False, False, None, False)
 
 
 def render_feed(snapshot: WorkspaceSnapshot, plan: FeedPlan) -> bytes:
     parts: list[bytes] = []
     fragments = snapshot.fragments
-    for item in plan.items:
-        key = (item.announcement.id, item.locale)
+    for announcement, locale, state, auto_show in plan.items:
+        key = (announcement.id, locale)
         fragment = fragments.get(key)
         if fragment is None:
-            fragment = fragments[key] = _static_fragment(item.announcement, item.locale)
-        state = item.state
-        parts.append(
-            b"".join(
-                (
-                    fragment,
-                    b',"seen":',
-                    _TRUE if state is not None and state.seen else _FALSE,
-                    b',"dismissed":',
-                    _TRUE if state is not None and state.dismissed else _FALSE,
-                    b',"clicked":',
-                    _TRUE if state is not None and state.clicked else _FALSE,
-                    b',"reaction":',
-                    orjson.dumps(state.reaction if state is not None else None),
-                    b',"auto_show":',
-                    _TRUE if item.auto_show else _FALSE,
-                    b"}",
-                )
+            fragment = fragments[key] = _static_fragment(announcement, locale)
+        if state is None:
+            parts.append(
+                fragment
+                + (_state_fragment(False, False, False, None, True) if auto_show else _NO_STATE)
             )
-        )
+        else:
+            parts.append(fragment + _state_fragment(*state[:4], auto_show))
     return b"".join(
         (
             b'{"announcements":[',
