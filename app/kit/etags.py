@@ -20,4 +20,7 @@ def if_none_match_hits(header: str | None, current: str) -> bool:
     """Weak comparison, as RFC 9110 asks for If-None-Match: ``W/"x"`` equals ``"x"``."""
     if header is None:
         return False
-    return any(tag == "*" or tag.removeprefix("W/") == quote_etag(current) for tag in _tags(header))
+    quoted = quote_etag(current)
+    if header == quoted:  # what a client sends back, nearly always
+        return True
+    return any(tag == "*" or tag.removeprefix("W/") == quoted for tag in _tags(header))

@@ -105,7 +105,11 @@ def _headers(scope: Scope) -> dict[bytes, str]:
 
 def _query(scope: Scope) -> dict[str, str]:
     # As Starlette's QueryParams: latin-1, blank values kept, the last of a name wins.
-    return dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    query: str = scope["query_string"].decode("latin-1")
+    if "%" in query or "+" in query:
+        return dict(parse_qsl(query, keep_blank_values=True))
+    # Nothing to unescape (the widget's own polls): the same pairs, without parse_qsl.
+    return dict(pair.partition("=")[::2] for pair in query.split("&") if pair)
 
 
 def _bounded(query: Mapping[str, str], name: str) -> str | None:
@@ -135,14 +139,18 @@ async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
         headers.get(b"user-agent"),
         if_none_match=headers.get(b"if-none-match"),
     )
-    answer = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    add_cors_headers(answer, headers.get(b"origin"), snapshot)
+    cors: dict[str, str] = {}
+    add_cors_headers(cors, headers.get(b"origin"), snapshot)
+    raw = [(b"etag", etag.encode()), _NO_CACHE]
+    raw += [(name.lower().encode(), value.encode("latin-1")) for name, value in cors.items()]
     if plan is None:
         status, body = 304, b""
     else:
         status, body = 200, render_feed(snapshot, plan)
-        answer["Content-Type"] = "application/json"
-        answer["Content-Length"] = str(len(body))
-    raw = [(name.lower().encode(), value.encode("latin-1")) for name, value in answer.items()]
+        raw += [_JSON, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+_NO_CACHE = (b"cache-control", b"private, no-cache")
+_JSON = (b"content-type", b"application/json")
