@@ -1,13 +1,14 @@
 """Reading one end user and their state for the feed, the cheapest way per backend.
 
-Two indexed reads: the user's row (``read_profile``), enough to name the feed's ETag, so
-a poll that ends in a 304 reads nothing more; then, only for a 200, their
-per-announcement states (``read_view``). Between the two another writer may commit: the
-states are then newer than the ETag, never older, and the next poll just gets a 200.
+On SQLite, two indexed reads on a plain ``sqlite3`` connection on the event loop thread
+(microseconds each, less than handing them to aiosqlite's thread and back): the user's
+row (``read_profile``), enough to name the feed's ETag, so a poll that ends in a 304 reads
+nothing more; then, only for a 200, their per-announcement states (``read_view``).
+Between the two another writer may commit: the states are then newer than the ETag, never
+older, and the next poll just gets a 200.
 
-On SQLite a plain ``sqlite3`` connection answers on the event loop thread: an indexed read
-takes microseconds, less than handing it to aiosqlite's thread and back. Elsewhere the
-async engine runs the same statements.
+Elsewhere (PostgreSQL) a round trip costs more than a user's few state rows, so the async
+engine reads the row and the states in one joined query.
 """
 
 import sqlite3
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,6 +30,9 @@ class UserProfile(NamedTuple):
     state_version: int
     raw_attributes: Any  # JSON text on SQLite, already decoded elsewhere
     locale: str | None
+    # A reader for which a round trip costs more than a few rows reads the states with the
+    # profile, in one query, and keeps them here for ``read_view``.
+    state_rows: Sequence[Sequence[Any]] | None = None
 
 
 def _profile_query(by: str) -> Select[Any]:
@@ -39,25 +43,41 @@ def _profile_query(by: str) -> Select[Any]:
     )
 
 
-_BY_USER_ID = _profile_query("user_id")
-_BY_ANONYMOUS_ID = _profile_query("anonymous_id")
-_STATES = select(
+_STATE_COLUMNS = (
     STATES.c.announcement_id,
     STATES.c.first_seen_at,
     STATES.c.dismissed_at,
     STATES.c.clicked_at,
     STATES.c.reaction,
     STATES.c.auto_shown_at,
-).where(
+)
+
+
+def _profile_with_states_query(by: str) -> Select[Any]:
+    joined = END_USERS.outerjoin(
+        STATES,
+        and_(
+            STATES.c.workspace_id == END_USERS.c.workspace_id,
+            STATES.c.end_user_id == END_USERS.c.id,
+        ),
+    )
+    return _profile_query(by).add_columns(*_STATE_COLUMNS).select_from(joined)
+
+
+_BY_USER_ID = _profile_query("user_id")
+_BY_ANONYMOUS_ID = _profile_query("anonymous_id")
+_WITH_STATES_BY_USER_ID = _profile_with_states_query("user_id")
+_WITH_STATES_BY_ANONYMOUS_ID = _profile_with_states_query("anonymous_id")
+_STATES = select(*_STATE_COLUMNS).where(
     STATES.c.workspace_id == bindparam("workspace_id"),
     STATES.c.end_user_id == bindparam("end_user_id"),
 )
 
 
-def _profile_query_for(visitor: Visitor) -> tuple[Select[Any], str]:
+def _key_of(visitor: Visitor) -> tuple[bool, str]:
     if visitor.user_id is not None:
-        return _BY_USER_ID, visitor.user_id
-    return _BY_ANONYMOUS_ID, visitor.anonymous_id or ""
+        return True, visitor.user_id
+    return False, visitor.anonymous_id or ""
 
 
 def _view(profile: UserProfile, rows: Sequence[Sequence[Any]], parse: bool) -> UserView:
@@ -97,16 +117,24 @@ class EngineUserReader:
         self.engine = engine
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
-        statement, key = _profile_query_for(visitor)
+        # Over the network a round trip costs more than a user's few state rows: one query.
+        by_user_id, key = _key_of(visitor)
+        statement = _WITH_STATES_BY_USER_ID if by_user_id else _WITH_STATES_BY_ANONYMOUS_ID
         async with self.engine.connect() as connection:
             result = await connection.execute(statement, {"workspace_id": workspace_id, "key": key})
-            row = result.first()
-        return None if row is None else UserProfile(*row)
+            rows = result.all()
+        if not rows:
+            return None
+        states = [row[4:] for row in rows if row[4] is not None]
+        end_user_id, state_version, attributes, locale = rows[0][:4]
+        return UserProfile(end_user_id, state_version, attributes, locale, states)
 
     async def read_view(self, workspace_id: str, profile: UserProfile) -> UserView:
-        parameters = {"workspace_id": workspace_id, "end_user_id": profile.end_user_id}
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(_STATES, parameters)).all()
+        rows = profile.state_rows
+        if rows is None:
+            parameters = {"workspace_id": workspace_id, "end_user_id": profile.end_user_id}
+            async with self.engine.connect() as connection:
+                rows = (await connection.execute(_STATES, parameters)).all()
         return _view(profile, rows, parse=False)
 
     def close(self) -> None:
@@ -125,7 +153,8 @@ class SqliteUserReader:
         }
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
-        statement, key = _profile_query_for(visitor)
+        by_user_id, key = _key_of(visitor)
+        statement = _BY_USER_ID if by_user_id else _BY_ANONYMOUS_ID
         cursor = self.connection.execute(
             self._sql[id(statement)], {"workspace_id": workspace_id, "key": key}
         )
