@@ -13,6 +13,7 @@ from app.announcements.content import render_markdown
 from app.announcements.repository import AnnouncementRepository, ListFilters
 from app.announcements.schemas import AnnouncementCreate, AnnouncementUpdate, Status
 from app.errors import Conflict, NotFound, PreconditionFailed, invalid_field
+from app.kit.etags import if_match_allows
 from app.kit.ids import new_id
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.time import utc_now
@@ -94,13 +95,13 @@ class AnnouncementService:
         announcement_id: str,
         data: AnnouncementUpdate,
         *,
-        if_match: int | None = None,
+        if_match: str | None = None,
     ) -> Announcement:
-        """Partial update. ``if_match``: the version the author edited, else 412."""
+        """Partial update. ``if_match``: the ETag the author read, else 412."""
         announcement = await self.get(session, workspace_id, announcement_id)
-        if if_match is not None and if_match != announcement.version:
+        if not if_match_allows(if_match, str(announcement.version)):
             raise PreconditionFailed(
-                f"The announcement is at version {announcement.version}, not {if_match}: "
+                f'The announcement is at version "{announcement.version}", not {if_match}: '
                 "someone changed it since you read it. Fetch it again and reapply your edit."
             )
         return await self._apply(session, announcement, data.changes())

@@ -316,6 +316,25 @@ class TestUpdate:
         current = (await client.get(path, headers=tenant.auth)).json()
         assert current["title"] == "First edit" and current["version"] == 2
 
+    async def test_if_match_is_read_as_for_segments_lists_and_star_included(
+        self, client: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        announcement = await create_announcement(session, tenant.workspace_id)
+        path = f"/v1/announcements/{announcement.id}"
+        listed = await client.patch(
+            path, json={"title": "Listed"}, headers={**tenant.auth, "If-Match": '"9", "1"'}
+        )
+        assert listed.status_code == 200 and listed.headers["etag"] == '"2"'
+        star = await client.patch(
+            path, json={"title": "Star"}, headers={**tenant.auth, "If-Match": "*"}
+        )
+        assert star.status_code == 200 and star.headers["etag"] == '"3"'
+        garbage = await client.patch(
+            path, json={"title": "Garbage"}, headers={**tenant.auth, "If-Match": "three"}
+        )
+        assert_problem(garbage, 412)
+        assert 'version "3"' in garbage.json()["detail"]
+
     async def test_clearing_and_null_rules(
         self, client: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
     ) -> None:
