@@ -125,7 +125,10 @@ def serve(
         workers=workers,
         log_config=None,
         server_header=False,  # no version banner
-        # The same proxies the rate limiter believes (X-Forwarded-For, X-Forwarded-Proto).
+        access_log=False,  # ours (app/middleware.py) carries the request id and timing
+        # The same proxies the rate limiter believes (X-Forwarded-For, X-Forwarded-Proto);
+        # with none, uvicorn's proxy-header middleware has nothing to do on any request.
+        proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=[str(network) for network in settings.trusted_proxies],
         # On SIGTERM: stop accepting, let requests in flight finish for up to this long,
         # then run the lifespan's shutdown (which flushes queued events, then closes the pool).
