@@ -15,12 +15,11 @@ from app.db import create_engine, create_sessionmaker
 from app.demo.page import router as demo_router
 from app.engagement.endpoints import router as engagement_router
 from app.errors import install_error_handlers
-from app.kit.limits import BodyLimitMiddleware, DeadlineMiddleware
 from app.kit.openapi import install_problem_documentation
 from app.logs import configure_logging
-from app.middleware import RequestContextMiddleware
+from app.middleware import RequestMiddleware
 from app.ops.endpoints import router as ops_router
-from app.ratelimit.middleware import RateLimitMiddleware, RateLimits
+from app.ratelimit.policy import RateLimits
 from app.targeting.endpoints import router as targeting_router
 from app.widget.asset_endpoints import router as widget_asset_router
 from app.widget.assets import find_widget_file, load_widget_asset
@@ -48,12 +47,9 @@ class TidingsApp(FastAPI):
 
 
 def request_middleware(settings: Settings, rate_limits: RateLimits) -> list[Middleware]:
-    """What every request passes through, outermost first (the hot routes too)."""
+    """What every request passes through (the hot routes too): see app/middleware.py."""
     return [
-        Middleware(RequestContextMiddleware),
-        Middleware(RateLimitMiddleware, rate_limits=rate_limits),
-        Middleware(DeadlineMiddleware, timeout_s=settings.request_timeout_s),
-        Middleware(BodyLimitMiddleware),
+        Middleware(RequestMiddleware, rate_limits=rate_limits, timeout_s=settings.request_timeout_s)
     ]
 
 

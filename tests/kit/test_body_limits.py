@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from app.kit.bodies import MAX_BODY_BYTES
-from app.kit.limits import BodyLimitMiddleware
+from app.middleware import RequestMiddleware
 from app.models import Announcement, Event
 from tests.conftest import Tenant
 from tests.workspaces.test_auth import assert_problem
@@ -43,9 +43,7 @@ class _Probe:
             self.received.append(len(body))
             return PlainTextResponse(str(len(body)))
 
-        self.app = BodyLimitMiddleware(
-            Starlette(routes=[Route("/", echo_length, methods=["POST"])])
-        )
+        self.app = RequestMiddleware(Starlette(routes=[Route("/", echo_length, methods=["POST"])]))
 
     async def call(self, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> list[Message]:
         """Drive the ASGI app by hand: a client may send whatever headers it likes."""

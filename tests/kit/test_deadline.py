@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
-from app.kit.limits import DeadlineMiddleware
+from app.middleware import RequestMiddleware
 
 
 class _Recorder:
@@ -50,12 +50,12 @@ class TestDeadline:
         self,
     ) -> None:
         recorder = _Recorder()
-        await DeadlineMiddleware(_slow_app(0.5), timeout_s=0.1)(
+        await RequestMiddleware(_slow_app(0.5), timeout_s=0.1)(
             dict(SCOPE), recorder.receive, recorder.send
         )
         at, status, body = recorder.answer()
         assert status == 503
-        assert 0.09 < at < 0.5  # the deadline, checked every DeadlineMiddleware.TICK_S
+        assert 0.09 < at < 0.5  # the deadline, checked every RequestMiddleware.TICK_S
         assert body["type"] == "urn:tidings:problem:service-unavailable"
         start = recorder.sent[0][1]
         assert (b"retry-after", b"2") in start["headers"]
@@ -64,7 +64,7 @@ class TestDeadline:
     async def test_time_spent_receiving_the_body_is_not_counted(self) -> None:
         recorder = _Recorder(body_delay_s=0.3)
         app = _slow_app(0.05, reads_body=True)
-        await DeadlineMiddleware(app, timeout_s=0.2)(dict(SCOPE), recorder.receive, recorder.send)
+        await RequestMiddleware(app, timeout_s=0.2)(dict(SCOPE), recorder.receive, recorder.send)
         assert recorder.answer()[1] == 200
 
     async def test_an_answer_begun_in_time_is_never_cut(self) -> None:
@@ -74,7 +74,7 @@ class TestDeadline:
             await send({"type": "http.response.body", "body": b"{}"})
 
         recorder = _Recorder()
-        await DeadlineMiddleware(streaming, timeout_s=0.05)(
+        await RequestMiddleware(streaming, timeout_s=0.05)(
             dict(SCOPE), recorder.receive, recorder.send
         )
         assert recorder.answer()[1] == 200

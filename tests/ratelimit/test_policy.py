@@ -7,7 +7,7 @@ import pytest
 from starlette.requests import Request
 
 from app.config import Settings
-from app.ratelimit.middleware import RateLimitPolicy, _publishable_key
+from app.ratelimit.policy import RateLimitPolicy, _publishable_key
 from app.workspaces.auth import publishable_key_of
 
 A = "pk_" + "A" * 43

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from prometheus_client import Counter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from app.config import Settings
 from app.errors import TooManyRequests, problem_response
@@ -125,40 +125,24 @@ class RateLimits:
         if limiter is not None:
             await limiter.aclose()
 
+    def applies_to(self, scope: Scope) -> bool:
+        return self.limiter is not None and scope["path"].startswith(_API_PREFIX)
 
-class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, rate_limits: RateLimits) -> None:
-        self.app = app
-        self.rate_limits = rate_limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limiter = self.rate_limits.limiter
-        if limiter is None or scope["type"] != "http" or not scope["path"].startswith(_API_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        policy = self.rate_limits.policy
-        client = self.rate_limits.clients.client_of(scope)
-        charges = policy.charges_for(scope, client)
+    async def admit(self, scope: Scope) -> tuple[ASGIApp | None, str]:
+        """The 429 to answer instead of the request, if any; and who the client is."""
+        assert self.limiter is not None
+        client = self.clients.client_of(scope)
+        charges = self.policy.charges_for(scope, client)
         if charges:
-            refusal = await limiter.acquire(charges)
+            refusal = await self.limiter.acquire(charges)
             if refusal is not None:
-                await _too_many_requests(refusal)(scope, receive, send)
-                return
-        if policy.auth_failures is None:
-            await self.app(scope, receive, send)
-            return
+                return _too_many_requests(refusal), client
+        return None, client
 
-        status = 0
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        await self.app(scope, receive, send_noting_status)
-        if status == 401:
-            await limiter.penalize(policy.auth_failure(client))
+    async def note_answer(self, client: str, status: int) -> None:
+        """A failed authentication (401) costs its client a token of that limit."""
+        if status == 401 and self.limiter is not None and self.policy.auth_failures is not None:
+            await self.limiter.penalize(self.policy.auth_failure(client))
 
 
 def _too_many_requests(refusal: Refusal) -> ASGIApp:
