@@ -676,13 +676,20 @@ class Bench:
                 record=False,
             )
         both = ("tidings", "floor")
-        feed = self.series("feed 200 @64", "feed.lua", lambda t: [key, users, USER_AGENT], both, expect=200)
+        feed = self.series(
+            "feed 200 @64", "feed.lua", lambda t: [key, users, USER_AGENT], both, expect=200
+        )
         etags = str(self.tmp / "etags.lua")
         not_modified = self.series(
             "feed 304 @64", "feed_304.lua", lambda t: [key, etags, USER_AGENT], both, expect=304
         )
         p99 = self.series(
-            "feed @8", "feed.lua", lambda t: [key, users, USER_AGENT], both, expect=200, connections=8
+            "feed @8",
+            "feed.lua",
+            lambda t: [key, users, USER_AGENT],
+            both,
+            expect=200,
+            connections=8,
         )
         p50 = self.series(
             "feed @1",

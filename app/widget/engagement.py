@@ -60,9 +60,14 @@ class StatsDelta:
     counts: defaultdict[tuple[str, datetime], Counter[str]] = field(
         default_factory=lambda: defaultdict(Counter)
     )
+    # Moments repeat (an event adds to two or three counters): their buckets, computed once.
+    _buckets: dict[datetime, datetime] = field(default_factory=dict, repr=False)
 
     def add(self, announcement_id: str, moment: datetime, counter: str, amount: int = 1) -> None:
-        self.counts[(announcement_id, bucket_of(moment))][counter] += amount
+        bucket = self._buckets.get(moment)
+        if bucket is None:
+            bucket = self._buckets[moment] = bucket_of(moment)
+        self.counts[(announcement_id, bucket)][counter] += amount
 
     def rows(self, workspace_id: str) -> list[dict[str, Any]]:
         rows = []
@@ -100,8 +105,27 @@ def apply_event(
     state: dict[str, Any], announcement_id: str, event: Mapping[str, Any], stats: StatsDelta
 ) -> None:
     """Fold one new event (never seen before: ids are deduplicated first) into ``state``."""
-    at: datetime = event["occurred_at"]
-    kind = event["type"]
+    fold_event(
+        state,
+        announcement_id,
+        event["type"],
+        event["occurred_at"],
+        event.get("value"),
+        event.get("surface"),
+        stats,
+    )
+
+
+def fold_event(
+    state: dict[str, Any],
+    announcement_id: str,
+    kind: str,
+    at: datetime,
+    value: str | None,
+    surface: str | None,
+    stats: StatsDelta,
+) -> None:
+    """``apply_event`` with the event's fields as arguments."""
     if kind == "impression":
         mark_seen(state, at)
         state["seen_count"] += 1
@@ -109,7 +133,7 @@ def apply_event(
         if state["first_impression_at"] is None:
             state["first_impression_at"] = at
             stats.add(announcement_id, at, "unique_viewers")
-        if event.get("surface") in AUTO_SURFACES:
+        if surface in AUTO_SURFACES:
             state["auto_shown_at"] = _latest(state["auto_shown_at"], at)
     elif kind == "click":
         stats.add(announcement_id, at, "clicks")
@@ -121,8 +145,8 @@ def apply_event(
         if state["dismissed_at"] is None:
             state["dismissed_at"] = at
             stats.add(announcement_id, at, "unique_dismissers")
-    elif kind == "reaction":
-        set_reaction(state, announcement_id, event["value"], at, stats)
+    elif kind == "reaction" and value is not None:
+        set_reaction(state, announcement_id, value, at, stats)
     elif kind == "open":
         mark_seen(state, at)
 
