@@ -21,7 +21,6 @@ from app.widget.cache import WorkspaceSnapshot
 from app.widget.engagement import StatsDelta, merge_state, states_by_announcement
 from app.widget.feed import FeedPlan, UserView, Visitor, feed_etag, plan_feed, state_view
 from app.widget.identity import is_valid_user_hash
-from app.widget.ingest import IncomingEvent, Submission
 from app.widget.repository import WidgetRepository
 from app.widget.runtime import WidgetRuntime
 from app.widget.schemas import (
@@ -32,9 +31,9 @@ from app.widget.schemas import (
     IdentifyRequest,
     RejectedEvent,
 )
+from app.widget.writer import REUSED_ID, IncomingEvent, Submission
 
 CLOCK_SKEW_LIMIT = timedelta(hours=24)
-_REUSED_ID = "this event id was already used for a different event"
 
 
 def check_visitor(snapshot: WorkspaceSnapshot, visitor: Visitor) -> None:
@@ -178,7 +177,7 @@ class WidgetService:
                 # Its fate is the first copy's, decided when that one is written.
                 repeats[event.id].append(index)
             else:
-                rejected.append(RejectedEvent(index=index, error=_REUSED_ID))
+                rejected.append(RejectedEvent(index=index, error=REUSED_ID))
         if not candidates:
             return EventsResult(accepted=0, duplicates=0, rejected=rejected)
 

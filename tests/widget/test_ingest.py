@@ -18,20 +18,15 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.compiled import SqliteTimes
 from app.kit.db_types import UTCDateTime
 from app.models import AnnouncementStats, EndUser, Event, UserState
 from app.widget.engagement import COUNTERS, bucket_of
 from app.widget.feed import Visitor
-from app.widget.ingest import (
-    REUSED_ID,
-    EventIngestor,
-    IncomingEvent,
-    IngestResult,
-    SqliteTimes,
-    Submission,
-)
+from app.widget.ingest import EventIngestor
 from app.widget.runtime import WidgetRuntime
 from app.widget.service import _incoming, _validated
+from app.widget.writer import REUSED_ID, IncomingEvent, IngestResult, Submission
 from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.widget_client import WidgetClient

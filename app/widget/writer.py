@@ -1,0 +1,391 @@
+"""Writing a group of event submissions in one transaction: the same code on every backend.
+
+Events are inserted once per (workspace, event id); the user's per-announcement state and
+the quarter-hour counters are folded in the same transaction (app/widget/engagement.py).
+Statements come from app/widget/statements.py, compiled once per dialect
+(app/kit/compiled.py). The backends differ only where concurrency forces it
+(``_Statements.holds_database``).
+"""
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+
+from app.kit.compiled import CompiledStatement, SqliteTimes
+from app.kit.ids import new_id
+from app.kit.time import utc_now
+from app.widget import statements
+from app.widget.engagement import (
+    COUNTERS,
+    STATE_FIELDS,
+    StatsDelta,
+    empty_state,
+    fold_event,
+    mark_seen,
+)
+from app.widget.feed import Visitor
+from app.widget.repository import new_end_user_row
+
+
+@dataclass(slots=True)
+class IncomingEvent:
+    """One validated event on its way to the writer (occurred_at in UTC, clamped)."""
+
+    index: int  # position in the request's batch, for per-event answers
+    id: str
+    type: str
+    announcement_id: str | None
+    occurred_at: datetime
+    clamped: bool
+    value: str | None
+    surface: str | None
+    payload_hash: str
+
+
+@dataclass(slots=True)
+class Submission:
+    workspace_id: str
+    visitor: Visitor
+    events: list[IncomingEvent]
+    # For "open" events: what the user could see when the feed was opened.
+    visible: list[str]
+    repeats: dict[str, list[int]]  # in-batch copies of an event id → their indexes
+    future: asyncio.Future["IngestResult"] = field(repr=False)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+REUSED_ID = "this event id was already used for a different event"
+
+
+_STATE_KEY_COLUMNS = ("workspace_id", "end_user_id", "announcement_id", "seen_count")
+_STATS_COLUMNS = ("workspace_id", "announcement_id", "bucket", *COUNTERS)
+
+
+class _Statements:
+    """Everything the writer runs, compiled for one dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        name = dialect.name
+        # SQLite's writer holds the whole database (BEGIN IMMEDIATE): what it reads stays
+        # true until it commits, so asking first which events and state rows exist is
+        # exact, and cheaper. PostgreSQL replicas write concurrently: the event insert
+        # itself says which rows were new (RETURNING), and state rows are created before
+        # they are locked.
+        self.holds_database = name == "sqlite"
+        # Only the SQLite writer uses it, and only from the event loop, one group at a time.
+        self.times = SqliteTimes()
+
+        def prepare(statement: Any, keys: Sequence[str] | None = None) -> CompiledStatement:
+            return CompiledStatement(statement, dialect, self.times, keys)
+
+        insert_events = (
+            statements.insert_events(name)
+            if self.holds_database
+            else statements.insert_events_returning()
+        )
+        end_user_keys = tuple(new_end_user_row("", "", utc_now(), None, None))
+        self.known_announcements = prepare(statements.known_announcements(name))
+        self.end_users_by_key = prepare(statements.end_users_by_key(name))
+        self.insert_end_users = prepare(statements.insert_end_users(name), end_user_keys)
+        self.bump_state_version = prepare(statements.bump_state_version())
+        self.stored_events = prepare(statements.stored_events(name))
+        self.insert_events = prepare(insert_events, statements.EVENT_COLUMNS)
+        self.insert_states = prepare(statements.insert_states(name), _STATE_KEY_COLUMNS)
+        self.insert_full_states = prepare(
+            statements.insert_states(name), _STATE_KEY_COLUMNS[:-1] + STATE_FIELDS
+        )
+        self.lock_states = prepare(statements.lock_states_of(name))
+        self.save_states = prepare(statements.save_states())
+        self.add_to_stats = prepare(statements.add_to_stats(name), _STATS_COLUMNS)
+
+
+_compiled: dict[tuple[str, str, str], _Statements] = {}
+
+
+def _statements_for(dialect: Dialect) -> _Statements:
+    key = (dialect.name, dialect.driver, dialect.paramstyle)
+    compiled = _compiled.get(key)
+    if compiled is None:
+        compiled = _compiled[key] = _Statements(dialect)
+    return compiled
+
+
+def write_group(connection: Connection, group: list[Submission]) -> list[IngestResult]:
+    """Write a group of submissions in the caller's transaction; one result per submission."""
+    sql = _statements_for(connection.dialect)
+    sql.times.clear()
+    results = [IngestResult() for _ in group]
+    by_workspace: dict[str, list[int]] = defaultdict(list)
+    for position, submission in enumerate(group):
+        by_workspace[submission.workspace_id].append(position)
+    now = utc_now()
+    for workspace_id, positions in by_workspace.items():
+        _write_workspace(
+            sql, connection, workspace_id, [(p, group[p]) for p in positions], results, now
+        )
+    return results
+
+
+def _end_users(
+    sql: _Statements,
+    connection: Connection,
+    workspace_id: str,
+    keys: set[tuple[str | None, str | None]],
+    now: datetime,
+) -> dict[tuple[str | None, str | None], str]:
+    """The end users' ids, created on first sight."""
+
+    def lookup(wanted: Sequence[tuple[str | None, str | None]]) -> None:
+        rows = sql.end_users_by_key.fetch(
+            connection,
+            {
+                "workspace_id": workspace_id,
+                "user_ids": [uid for uid, _ in wanted if uid is not None],
+                "anonymous_ids": [aid for uid, aid in wanted if uid is None and aid is not None],
+            },
+        )
+        for end_user_id, user_id, anonymous_id in rows:
+            found[(user_id, None) if user_id is not None else (None, anonymous_id)] = end_user_id
+
+    found: dict[tuple[str | None, str | None], str] = {}
+    lookup(list(keys))
+    missing = sorted((key for key in keys if key not in found), key=str)
+    if missing:
+        # Someone else may create the same user meanwhile (another replica): theirs stands.
+        rows = [new_end_user_row(workspace_id, new_id("eu"), now, uid, aid) for uid, aid in missing]
+        sql.insert_end_users.execute_many(connection, rows)
+        lookup(missing)
+    return found
+
+
+def _write_workspace(
+    sql: _Statements,
+    connection: Connection,
+    workspace_id: str,
+    submissions: list[tuple[int, Submission]],
+    results: list[IngestResult],
+    now: datetime,
+) -> None:
+    by_position = dict(submissions)
+
+    # Events about announcements this workspace does not have are refused one by one.
+    referenced = {e.announcement_id for _, s in submissions for e in s.events if e.announcement_id}
+    known: set[str] = set()
+    if referenced:
+        known = {
+            row[0]
+            for row in sql.known_announcements.fetch(
+                connection, {"workspace_id": workspace_id, "ids": sorted(referenced)}
+            )
+        }
+
+    end_user_of = _end_users(
+        sql, connection, workspace_id, {_user_key(s.visitor) for _, s in submissions}, now
+    )
+
+    # Raw events: the first copy of an id in the group owns it; the database decides the rest.
+    owners: dict[str, tuple[int, IncomingEvent]] = {}
+    contenders: list[tuple[int, IncomingEvent]] = []
+    rows: list[dict[str, Any]] = []
+    for position, submission in submissions:
+        end_user_id = end_user_of[_user_key(submission.visitor)]
+        for incoming in submission.events:
+            if incoming.announcement_id is not None and incoming.announcement_id not in known:
+                error = f"no announcement {incoming.announcement_id!r}"
+                for index in (incoming.index, *submission.repeats.get(incoming.id, ())):
+                    results[position].rejected.append((index, error))
+                continue
+            if incoming.id in owners:
+                contenders.append((position, incoming))
+                continue
+            owners[incoming.id] = (position, incoming)
+            rows.append(_event_row(workspace_id, end_user_id, incoming, now))
+    # One order for every concurrent writer (no deadlocks); a user's events side by side.
+    rows.sort(key=lambda row: (row["end_user_id"], row["id"]))
+    inserted, stored_hashes = _insert_events(sql, connection, workspace_id, rows)
+
+    for event_id, (position, incoming) in owners.items():
+        copies = 1 + len(by_position[position].repeats.get(event_id, ()))
+        if event_id in inserted:
+            results[position].accepted += 1
+            results[position].duplicates += copies - 1
+        elif stored_hashes.get(event_id) == incoming.payload_hash:
+            results[position].duplicates += copies
+        else:
+            _reject_all(results[position], by_position[position], incoming)
+    for position, incoming in contenders:
+        _, owner = owners[incoming.id]
+        same = owner.payload_hash == incoming.payload_hash and (
+            incoming.id in inserted or stored_hashes.get(incoming.id) == incoming.payload_hash
+        )
+        if same:
+            repeats = by_position[position].repeats.get(incoming.id, ())
+            results[position].duplicates += 1 + len(repeats)
+        else:
+            _reject_all(results[position], by_position[position], incoming)
+
+    # State and counters, for the events that are new.
+    new_by_user: dict[str, list[IncomingEvent]] = defaultdict(list)
+    visible_by_user: dict[str, list[str]] = defaultdict(list)
+    for event_id in inserted:
+        position, incoming = owners[event_id]
+        submission = by_position[position]
+        end_user_id = end_user_of[_user_key(submission.visitor)]
+        new_by_user[end_user_id].append(incoming)
+        if incoming.type == "open":
+            visible_by_user[end_user_id] = submission.visible
+    if new_by_user:
+        _fold_states(sql, connection, workspace_id, new_by_user, visible_by_user, now)
+
+
+def _insert_events(
+    sql: _Statements, connection: Connection, workspace_id: str, rows: list[dict[str, Any]]
+) -> tuple[set[str], dict[str, str]]:
+    """Store the rows that are new: the ids inserted, and the payload hashes of the others."""
+    if not rows:
+        return set(), {}
+    if not sql.holds_database:  # PostgreSQL
+        columns = {name: [row[name] for row in rows] for name in statements.EVENT_COLUMNS}
+        inserted = {row[0] for row in sql.insert_events.fetch(connection, columns)}
+        undecided = [row["id"] for row in rows if row["id"] not in inserted]
+        stored = _stored_hashes(sql, connection, workspace_id, undecided)
+        return inserted, stored
+    stored = _stored_hashes(sql, connection, workspace_id, [row["id"] for row in rows])
+    new = [row for row in rows if row["id"] not in stored]
+    written = sql.insert_events.execute_many(connection, new)
+    if written != len(new):  # cannot happen while this transaction holds the write lock
+        raise RuntimeError(f"{len(new) - written} events appeared while the database was locked")
+    return {row["id"] for row in new}, stored
+
+
+def _stored_hashes(
+    sql: _Statements, connection: Connection, workspace_id: str, ids: list[str]
+) -> dict[str, str]:
+    if not ids:
+        return {}
+    query = {"workspace_id": workspace_id, "ids": ids}
+    return {event_id: digest for event_id, digest in sql.stored_events.fetch(connection, query)}
+
+
+def _fold_states(
+    sql: _Statements,
+    connection: Connection,
+    ws: str,
+    new_by_user: dict[str, list[IncomingEvent]],
+    visible_by_user: dict[str, list[str]],
+    now: datetime,
+) -> None:
+    """Apply the new events to their users' states (locked) and to the counters."""
+    touched = sorted(
+        {
+            (end_user_id, announcement_id)
+            for end_user_id, events in new_by_user.items()
+            for announcement_id in [e.announcement_id for e in events if e.announcement_id]
+            + visible_by_user.get(end_user_id, [])
+        }
+    )
+    states: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    fresh: list[tuple[str, str]] = []
+    if sql.holds_database:
+        # Nobody else writes until this commits: the rows not there now are this group's.
+        for row in sql.lock_states.fetch(connection, {"workspace_id": ws, "keys": touched}):
+            states[row[0]][row[1]] = dict(zip(STATE_FIELDS, row[2:], strict=True))
+        fresh = [(u, a) for u, a in touched if a not in states[u]]
+        for u, a in fresh:
+            states[u][a] = empty_state()
+    else:
+        # Create the missing rows first (a concurrent writer may too), then lock them all.
+        keys = [{**_state_key(ws, u, a), "seen_count": 0} for u, a in touched]
+        sql.insert_states.execute_many(connection, keys)
+        for row in sql.lock_states.fetch(connection, {"workspace_id": ws, "keys": touched}):
+            states[row[0]][row[1]] = dict(zip(STATE_FIELDS, row[2:], strict=True))
+    stats = StatsDelta()
+    changed: list[tuple[str, str]] = []
+    for end_user_id, events in new_by_user.items():
+        user_states = states[end_user_id]
+        before = {key: tuple(value.values()) for key, value in user_states.items()}
+        for incoming in sorted(events, key=lambda e: e.occurred_at):
+            if incoming.type == "open":
+                for announcement_id in visible_by_user.get(end_user_id, []):
+                    mark_seen(user_states[announcement_id], incoming.occurred_at)
+            elif incoming.announcement_id is not None:
+                fold_event(
+                    user_states[incoming.announcement_id],
+                    incoming.announcement_id,
+                    incoming.type,
+                    incoming.occurred_at,
+                    incoming.value,
+                    incoming.surface,
+                    stats,
+                )
+        changed += [
+            (end_user_id, announcement_id)
+            for announcement_id, state in user_states.items()
+            if tuple(state.values()) != before[announcement_id]
+        ]
+    new = set(fresh)
+    sql.insert_full_states.execute_many(
+        connection, [{**_state_key(ws, u, a), **states[u][a]} for u, a in fresh]
+    )
+    updates = [
+        statements.state_parameters(ws, u, a, states[u][a]) for u, a in changed if (u, a) not in new
+    ]
+    sql.save_states.execute_many(connection, updates)
+    stat_rows = sorted(stats.rows(ws), key=lambda row: (row["announcement_id"], row["bucket"]))
+    sql.add_to_stats.execute_many(connection, stat_rows)
+    sql.bump_state_version.execute_many(
+        connection,
+        [
+            {"key_workspace_id": ws, "key_id": end_user_id, "now": now}
+            for end_user_id in sorted(new_by_user)
+        ],
+    )
+
+
+def _state_key(workspace_id: str, end_user_id: str, announcement_id: str) -> dict[str, str]:
+    return {
+        "workspace_id": workspace_id,
+        "end_user_id": end_user_id,
+        "announcement_id": announcement_id,
+    }
+
+
+def _reject_all(result: IngestResult, submission: Submission, incoming: IncomingEvent) -> None:
+    for index in (incoming.index, *submission.repeats.get(incoming.id, ())):
+        result.rejected.append((index, REUSED_ID))
+
+
+def _user_key(visitor: Visitor) -> tuple[str | None, str | None]:
+    if visitor.user_id is not None:
+        return (visitor.user_id, None)
+    return (None, visitor.anonymous_id)
+
+
+def _event_row(
+    workspace_id: str, end_user_id: str, incoming: IncomingEvent, now: datetime
+) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "id": incoming.id,
+        "end_user_id": end_user_id,
+        "announcement_id": incoming.announcement_id,
+        "type": incoming.type,
+        "value": incoming.value,
+        "surface": incoming.surface,
+        "occurred_at": incoming.occurred_at,
+        "received_at": now,
+        "clamped": incoming.clamped,
+        "payload_hash": incoming.payload_hash,
+    }
