@@ -9,7 +9,12 @@ from app.config import Settings
 from app.errors import NotFound
 from app.widget.cache import WorkspaceSnapshot, WorkspaceSnapshotCache
 from app.widget.ingest import EventIngestor
-from app.widget.readers import EngineUserReader, SqliteUserReader, UserReader
+from app.widget.readers import (
+    EngineUserReader,
+    PostgresUserReader,
+    SqliteUserReader,
+    UserReader,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +33,7 @@ class WidgetRuntime:
     async def stop(self) -> None:
         await self.snapshots.aclose()
         await self.ingestor.stop()
-        self.reader.close()
+        await self.reader.aclose()
 
 
 def start_runtime(
@@ -38,6 +43,8 @@ def start_runtime(
     reader: UserReader
     if settings.is_sqlite and database and database != ":memory:":
         reader = SqliteUserReader(database, settings.sqlite_busy_timeout_ms)
+    elif engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg":
+        reader = PostgresUserReader(settings.database_url, settings)
     else:
         reader = EngineUserReader(engine)
     ingestor = EventIngestor(
