@@ -109,6 +109,14 @@ class ServiceUnavailable(AppError):
         super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
 
 
+def unstorable_value() -> InvalidInput:
+    """A value validation let through but the database refuses (SQLSTATE class 22)."""
+    return InvalidInput(
+        "A value in this request cannot be stored (a NUL character, a number out of range, "
+        "...); correct it and retry."
+    )
+
+
 def invalid_field(field: str, message: str, error_type: str = "value_error") -> InvalidInput:
     """A 422 about a single field, the most common validation failure raised by services."""
     return InvalidInput(
@@ -306,13 +314,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
         # Class 22, "data exception": a value validation let through but the database
         # refuses (a NUL byte, a number out of range). The client's input: a 422, not a 500.
         logger.warning("the database refused a value (SQLSTATE %s)", _sqlstate(exc))
-        return problem_response(
-            422,
-            title="Invalid input",
-            detail="A value in this request cannot be stored (a NUL character, a number out "
-            "of range, ...); correct it and retry.",
-            slug="validation-error",
-        )
+        return await _app_error(request, unstorable_value())
     return await _unexpected_error(request, exc)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.errors import ServiceUnavailable
+from app.errors import ServiceUnavailable, unstorable_value
 from app.widget.feed import StateView, UserView, Visitor
 from app.widget.statements import END_USERS, STATES
 
@@ -188,6 +188,8 @@ class PostgresUserReader:
                 rows = await connection.fetch(self._sql[id(statement)], workspace_id, key)
         except _UNAVAILABLE as exc:
             raise _unavailable() from exc
+        except asyncpg.DataError as exc:  # a value the database refuses: a NUL character
+            raise unstorable_value() from exc
         if not rows:
             return None
         states = [tuple(row)[4:] for row in rows if row[4] is not None]
