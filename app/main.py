@@ -24,8 +24,7 @@ from app.targeting.endpoints import router as targeting_router
 from app.widget.asset_endpoints import router as widget_asset_router
 from app.widget.assets import find_widget_file, load_widget_asset
 from app.widget.endpoints import router as widget_router
-from app.widget.endpoints import serve_events
-from app.widget.hot_path import HotRoute, HotRoutes, serve_feed, starlette_endpoint
+from app.widget.hot_path import HotRoute, HotRoutes, serve_events, serve_feed
 from app.widget.runtime import start_runtime
 from app.workspaces.endpoints import router as workspaces_router
 from app.workspaces.key_cache import PublishableKeyCache
@@ -90,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.hot_routes = HotRoutes(
         [
             HotRoute("/v1/widget/announcements", "GET", serve_feed),
-            HotRoute("/v1/widget/events", "POST", starlette_endpoint(serve_events)),
+            HotRoute("/v1/widget/events", "POST", serve_events),
         ],
         middleware,
     )

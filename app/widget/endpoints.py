@@ -68,25 +68,6 @@ def _feed_response(request: Request, plan: FeedPlan, snapshot: WorkspaceSnapshot
     return Response(render_feed(snapshot, plan), media_type="application/json", headers=headers)
 
 
-async def serve_events(request: Request) -> Response:
-    principal = await authenticate_widget_request(request)
-    runtime = _runtime(request)
-    snapshot = await runtime.snapshot(principal.workspace_id)
-    refuse_foreign_origin(request.headers.get("origin"), snapshot)
-    payload = await read_json_object(request)
-    result = await widget_service.record_events(
-        runtime, snapshot, payload, request.headers.get("user-agent")
-    )
-    headers: dict[str, str] = {}
-    _cors(request, headers, snapshot)
-    return Response(
-        result.model_dump_json().encode(),
-        status_code=status.HTTP_202_ACCEPTED,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
 @router.get(
     "/announcements",
     response_model=FeedResponse,

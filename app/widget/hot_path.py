@@ -6,11 +6,12 @@ feed poll put about a quarter of its time in FastAPI's and Starlette's own layer
 and telemetry middleware, the exception middleware, the router, the request/response
 adapters). So ``TidingsApp`` hands these two paths to ``HotRoutes`` before any of that.
 
-They still pass through the same middleware as every other route (request id, access log
-and metrics; rate limits; deadline; body limit: the very classes, in the same order, from
-``app.main.REQUEST_MIDDLEWARE``), and an exception is answered by the same handlers as
-anywhere else (``app.errors.exception_response``). The feed is a raw ASGI endpoint: it
-reads the few query parameters and headers it needs itself and sends pre-rendered bytes.
+They still pass through the same request middleware as every other route (the list
+``app.main.request_middleware`` returns: request id, log and metrics, rate limits,
+deadline, body limit), and an exception is answered by the same handlers as anywhere
+else (``app.errors.exception_response``). Both are raw ASGI endpoints: they read the few
+query parameters and headers they need themselves, with the same rules and errors as
+the rest of the API (``app.kit.bodies``, ``app.workspaces.auth``), and send bytes.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,13 +20,14 @@ from urllib.parse import parse_qsl
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import exception_response, invalid_field
+from app.kit.bodies import parse_json_object, receive_body, refuse_other_than_json
+from app.widget.cache import WorkspaceSnapshot
 from app.widget.feed import Visitor, render_feed
 from app.widget.runtime import WidgetRuntime
-from app.widget.service import add_cors_headers, widget_service
+from app.widget.service import add_cors_headers, refuse_foreign_origin, widget_service
 from app.workspaces.auth import publishable_key_from
 from app.workspaces.key_cache import PublishableKeyCache
 
@@ -37,16 +39,6 @@ class HotRoute:
     path: str  # also the route's name in metrics and access logs, as for any route
     method: str
     endpoint: Endpoint
-
-
-def starlette_endpoint(endpoint: Callable[[Request], Awaitable[Response]]) -> Endpoint:
-    """A ``Request -> Response`` function as a raw ASGI endpoint."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await endpoint(Request(scope, receive))
-        await response(scope, receive, send)
-
-    return app
 
 
 class HotRoutes:
@@ -90,15 +82,25 @@ def _route_path(scope: Scope) -> str:
 
 # --- the feed --------------------------------------------------------------------------
 
-_FEED_HEADERS = frozenset((b"x-tidings-key", b"origin", b"if-none-match", b"user-agent"))
+# The headers the two routes read; the first of each counts, as for Starlette's
+# ``Headers.get``.
+_HEADERS = frozenset(
+    (
+        b"x-tidings-key",
+        b"origin",
+        b"if-none-match",
+        b"user-agent",
+        b"content-type",
+        b"content-length",
+    )
+)
 _QUERY_LIMITS = {"user_id": 256, "user_hash": 128, "anonymous_id": 64, "locale": 35}
 
 
 def _headers(scope: Scope) -> dict[bytes, str]:
-    """The headers the feed reads (the first of each, as Starlette's ``Headers.get``)."""
     found: dict[bytes, str] = {}
     for name, value in scope["headers"]:
-        if name in _FEED_HEADERS and name not in found:
+        if name in _HEADERS and name not in found:
             found[name] = value.decode("latin-1")
     return found
 
@@ -119,15 +121,28 @@ def _bounded(query: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
+async def _workspace_of(
+    scope: Scope, headers: Mapping[bytes, str], query: Mapping[str, str]
+) -> tuple[WidgetRuntime, WorkspaceSnapshot]:
+    """The widget runtime and the snapshot of the workspace the publishable key opens."""
     state = scope["app"].state
-    headers = _headers(scope)
-    query = _query(scope)
     keys: PublishableKeyCache = state.publishable_keys
     key = publishable_key_from(headers.get(b"x-tidings-key"), query)
     principal = await keys.principal(state.sessionmaker, key)
     runtime: WidgetRuntime = state.widget
-    snapshot = await runtime.snapshot(principal.workspace_id)
+    return runtime, await runtime.snapshot(principal.workspace_id)
+
+
+def _cors_headers(origin: str | None, snapshot: WorkspaceSnapshot) -> list[tuple[bytes, bytes]]:
+    cors: dict[str, str] = {}
+    add_cors_headers(cors, origin, snapshot)
+    return [(name.lower().encode(), value.encode("latin-1")) for name, value in cors.items()]
+
+
+async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = _headers(scope)
+    query = _query(scope)
+    runtime, snapshot = await _workspace_of(scope, headers, query)
     visitor = Visitor(
         _bounded(query, "user_id"), _bounded(query, "anonymous_id"), _bounded(query, "user_hash")
     )
@@ -139,10 +154,7 @@ async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
         headers.get(b"user-agent"),
         if_none_match=headers.get(b"if-none-match"),
     )
-    cors: dict[str, str] = {}
-    add_cors_headers(cors, headers.get(b"origin"), snapshot)
-    raw = [(b"etag", etag.encode()), _NO_CACHE]
-    raw += [(name.lower().encode(), value.encode("latin-1")) for name, value in cors.items()]
+    raw = [(b"etag", etag.encode()), _NO_CACHE, *_cors_headers(headers.get(b"origin"), snapshot)]
     if plan is None:
         status, body = 304, b""
     else:
@@ -154,3 +166,22 @@ async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
 
 _NO_CACHE = (b"cache-control", b"private, no-cache")
 _JSON = (b"content-type", b"application/json")
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+async def serve_events(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = _headers(scope)
+    runtime, snapshot = await _workspace_of(scope, headers, _query(scope))
+    origin = headers.get(b"origin")
+    refuse_foreign_origin(origin, snapshot)
+    refuse_other_than_json(headers.get(b"content-type"))
+    payload = parse_json_object(await receive_body(receive, headers.get(b"content-length")))
+    result = await widget_service.record_events(
+        runtime, snapshot, payload, headers.get(b"user-agent")
+    )
+    body = result.model_dump_json().encode()
+    raw = [_JSON, (b"content-length", str(len(body)).encode()), *_cors_headers(origin, snapshot)]
+    await send({"type": "http.response.start", "status": 202, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
