@@ -5,7 +5,8 @@ announcements with compiled audiences. Each process keeps one per workspace and 
 workspace's ``content_version`` (one primary-key read) in the background once a snapshot
 is half of ``recheck_s`` old, and before serving one that is older (app/kit/refresh.py):
 every write that changes what the widget shows bumps that version, so a replica serves a
-change made on another replica within ``recheck_s`` plus one query.
+change made on another replica within ``recheck_s`` plus one query (up to five times
+``recheck_s`` when the server is so overloaded that the re-check itself queues).
 """
 
 import asyncio
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from app.announcements.schemas import Status
-from app.kit.refresh import Renewals, is_due
+from app.kit.refresh import Renewals, is_due, must_wait
 from app.kit.time import utc_now
 from app.models import Announcement, Workspace
 from app.targeting.audience import (
@@ -124,7 +125,7 @@ class WorkspaceSnapshotCache:
         entry = self._entries.get(workspace_id)
         if entry is not None:
             age = time.monotonic() - entry.checked_at
-            if age < self.recheck_s:
+            if not must_wait(age, self.recheck_s, self._renewals.is_renewing(workspace_id)):
                 if is_due(age, self.recheck_s):  # renewed ahead, in the background
                     self._renewals.start(
                         workspace_id, lambda: self._renew(sessionmaker, workspace_id)

@@ -4,7 +4,8 @@ Every widget request carries the publishable key; looking it up in the database 
 would be the largest cost of a feed poll. A lookup's outcome (the workspace, or the
 refusal) is kept for ``ttl_s``, and renewed ahead of time in the background (see
 app/kit/refresh.py): revoking a publishable key takes effect within that bound on every
-replica, and requests do not wait for the lookup. Secret keys are never cached.
+replica (up to five times it on an overloaded server), and requests do not wait for the
+lookup. Secret keys are never cached.
 """
 
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.errors import AppError
-from app.kit.refresh import Renewals, is_due
+from app.kit.refresh import Renewals, is_due, must_wait
 from app.workspaces.keys import KeyKind
 from app.workspaces.service import workspace_service
 
@@ -44,11 +45,14 @@ class PublishableKeyCache:
         self, sessionmaker: async_sessionmaker[AsyncSession], key: str
     ) -> KeyPrincipal:
         outcome = self._outcomes.get(key)
-        age = -1.0 if outcome is None else time.monotonic() - outcome.looked_up_at
-        if outcome is None or age >= self.ttl_s:
+        if outcome is None:
             outcome = await self._renewals.wait(key, lambda: self._look_up(sessionmaker, key))
-        elif is_due(age, self.ttl_s):
-            self._renewals.start(key, lambda: self._look_up(sessionmaker, key))
+        else:
+            age = time.monotonic() - outcome.looked_up_at
+            if must_wait(age, self.ttl_s, self._renewals.is_renewing(key)):
+                outcome = await self._renewals.wait(key, lambda: self._look_up(sessionmaker, key))
+            elif is_due(age, self.ttl_s):
+                self._renewals.start(key, lambda: self._look_up(sessionmaker, key))
         if outcome.error is not None:
             raise outcome.error
         assert outcome.principal is not None

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from app.kit.refresh import Renewals, is_due
+from app.kit.refresh import STALE_LIMIT, Renewals, is_due, must_wait
 
 
 class Counter:
@@ -27,6 +27,13 @@ class TestRenewals:
         assert not is_due(0.49, 1.0)
         assert is_due(0.5, 1.0)
         assert is_due(0.0, 0.0)
+
+    def test_an_expired_entry_is_served_while_its_renewal_runs_up_to_the_limit(self) -> None:
+        assert not must_wait(0.9, 1.0, renewing=False)
+        assert must_wait(1.0, 1.0, renewing=False)  # nobody renewing it: wait
+        assert not must_wait(1.0, 1.0, renewing=True)  # renewing (overload): serve it
+        assert must_wait(STALE_LIMIT * 1.0, 1.0, renewing=True)
+        assert must_wait(0.0, 0.0, renewing=True)  # no ttl: always read
 
     async def test_one_renewal_per_key_however_many_ask(self) -> None:
         renewals, counter = Renewals("thing"), Counter()
