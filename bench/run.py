@@ -665,40 +665,29 @@ class Bench:
         key = self.workspace["publishable_key"]
         users = str(seed.N_USERS)
         warm = min(2.0, self.args.duration)
+
+        def feed_args(target: str) -> list[str]:
+            return [key, users, USER_AGENT]
+
         for target in ("tidings", "floor"):
             self.wrk(
                 "warm-up feed",
                 target,
                 "feed.lua",
-                [key, users, USER_AGENT],
+                feed_args(target),
                 duration=warm,
                 expect=200,
                 record=False,
             )
         both = ("tidings", "floor")
-        feed = self.series(
-            "feed 200 @64", "feed.lua", lambda t: [key, users, USER_AGENT], both, expect=200
-        )
+        feed = self.series("feed 200 @64", "feed.lua", feed_args, both, expect=200)
         etags = str(self.tmp / "etags.lua")
         not_modified = self.series(
             "feed 304 @64", "feed_304.lua", lambda t: [key, etags, USER_AGENT], both, expect=304
         )
-        p99 = self.series(
-            "feed @8",
-            "feed.lua",
-            lambda t: [key, users, USER_AGENT],
-            both,
-            expect=200,
-            connections=8,
-        )
+        p99 = self.series("feed @8", "feed.lua", feed_args, both, expect=200, connections=8)
         p50 = self.series(
-            "feed @1",
-            "feed.lua",
-            lambda t: [key, users, USER_AGENT],
-            both,
-            expect=200,
-            connections=1,
-            threads=1,
+            "feed @1", "feed.lua", feed_args, both, expect=200, connections=1, threads=1
         )
         self.feed_runs = {"feed_200": feed, "feed_304": not_modified, "feed_8": p99, "feed_1": p50}
         if any(r.count(200) for r in not_modified["tidings"]):
