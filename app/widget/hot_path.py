@@ -51,7 +51,11 @@ class HotRoutes:
 
     def route_for(self, scope: Scope) -> HotRoute | None:
         route = self._routes.get(_route_path(scope))
-        return route if route is not None and route.method == scope["method"] else None
+        if route is None:
+            return None
+        method = scope["method"]
+        # HEAD is GET without the body (the server drops it), as on Starlette's routes.
+        return route if method == route.method or (method, route.method) == _HEAD else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, route: HotRoute) -> None:
         scope["route"] = route
@@ -65,6 +69,9 @@ class HotRoutes:
             # The endpoints send nothing before they are sure of their answer.
             response = await exception_response(Request(scope, receive), exc)
             await response(scope, receive, send)
+
+
+_HEAD = ("HEAD", "GET")
 
 
 def _route_path(scope: Scope) -> str:
