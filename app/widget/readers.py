@@ -144,12 +144,7 @@ class EngineUserReader:
         return UserProfile(end_user_id, state_version, attributes, locale, states)
 
     async def read_view(self, workspace_id: str, profile: UserProfile) -> UserView:
-        rows = profile.state_rows
-        if rows is None:
-            parameters = {"workspace_id": workspace_id, "end_user_id": profile.end_user_id}
-            async with self.engine.connect() as connection:
-                rows = (await connection.execute(_STATES, parameters)).all()
-        return _view(profile, rows, parse=False)
+        return _view(profile, profile.state_rows or (), parse=False)  # read with the profile
 
     async def aclose(self) -> None:
         pass
