@@ -12,7 +12,8 @@ request costs no database work. A presented secret key only ever appears hashed.
 
 import hashlib
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from prometheus_client import Counter
@@ -32,6 +33,8 @@ _API_PREFIX = "/v1/"
 _WIDGET_PREFIX = "/v1/widget/"
 _PUBLISHABLE_KEY_LENGTH = 46  # pk_ + 43 (see app/workspaces/keys.py)
 
+_MAX_CACHED_CHARGES = 10_000
+
 _WHAT_RAN_OUT = {
     "auth_failures": "too many failed authentications from this address",
     "widget_key": "too many requests with this publishable key",
@@ -48,6 +51,9 @@ class RateLimitPolicy:
     widget_client: Limit | None
     admin_key: Limit | None
     auth_failures: Limit | None
+    _widget_charges: dict[tuple[str | None, str], tuple[Charge, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RateLimitPolicy":
@@ -75,23 +81,37 @@ class RateLimitPolicy:
         limits = (self.widget_key, self.widget_client, self.admin_key, self.auth_failures)
         return any(limit is not None for limit in limits)
 
-    def charges_for(self, scope: Scope, client: str) -> list[Charge]:
+    def charges_for(self, scope: Scope, client: str) -> Sequence[Charge]:
+        if scope["path"].startswith(_WIDGET_PREFIX):
+            # Every end user's poll comes here: the same few (key, client) pairs over and
+            # over, so their charges are built once. Publishable keys are public.
+            pair = (_publishable_key(scope), client)
+            cached = self._widget_charges.get(pair)
+            if cached is None:
+                if len(self._widget_charges) >= _MAX_CACHED_CHARGES:
+                    self._widget_charges.clear()
+                cached = self._widget_charges[pair] = self._widget_charges_of(*pair)
+            return cached
         charges: list[Charge] = []
         if self.auth_failures is not None:
             charges.append(Charge("af:" + client, self.auth_failures, 0, "auth_failures"))
-        if scope["path"].startswith(_WIDGET_PREFIX):
-            key = _publishable_key(scope)
-            if key is not None and self.widget_key is not None:
-                charges.append(Charge("wk:" + key, self.widget_key, 1, "widget_key"))
-            if self.widget_client is not None:
-                bucket = f"wc:{key or '-'}:{client}"
-                charges.append(Charge(bucket, self.widget_client, 1, "widget_client"))
-        elif self.admin_key is not None:
+        if self.admin_key is not None:
             secret = _bearer_secret_key(scope)
             if secret is not None:
                 digest = hashlib.sha256(secret).hexdigest()[:32]
                 charges.append(Charge("ak:" + digest, self.admin_key, 1, "admin_key"))
         return charges
+
+    def _widget_charges_of(self, key: str | None, client: str) -> tuple[Charge, ...]:
+        charges: list[Charge] = []
+        if self.auth_failures is not None:
+            charges.append(Charge("af:" + client, self.auth_failures, 0, "auth_failures"))
+        if key is not None and self.widget_key is not None:
+            charges.append(Charge("wk:" + key, self.widget_key, 1, "widget_key"))
+        if self.widget_client is not None:
+            bucket = f"wc:{key or '-'}:{client}"
+            charges.append(Charge(bucket, self.widget_client, 1, "widget_client"))
+        return tuple(charges)
 
     def auth_failure(self, client: str) -> Charge:
         assert self.auth_failures is not None
@@ -134,7 +154,13 @@ class RateLimits:
         client = self.clients.client_of(scope)
         charges = self.policy.charges_for(scope, client)
         if charges:
-            refusal = await self.limiter.acquire(charges)
+            limiter = self.limiter
+            # In-process buckets answer at once: no coroutine per request for them.
+            refusal = (
+                limiter.acquire_now(charges)
+                if isinstance(limiter, LocalRateLimiter)
+                else await limiter.acquire(charges)
+            )
             if refusal is not None:
                 return _too_many_requests(refusal), client
         return None, client
