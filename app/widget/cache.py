@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +30,9 @@ from app.targeting.audience import (
     compile_audience,
     current_segment_conditions,
 )
+
+if TYPE_CHECKING:
+    from app.widget.feed import Candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +74,9 @@ class WorkspaceSnapshot:
     poll_after_s: int
     # Sorted as the feed shows them: pinned, then priority, then newest.
     announcements: tuple[CachedAnnouncement, ...]
-    # JSON of each (announcement, locale) rendered once for this snapshot (see feed.py).
-    fragments: dict[tuple[str, str | None], bytes] = field(default_factory=dict)
+    # Each (announcement, locale) as the feed shows it, its JSON rendered once for this
+    # snapshot, on first use (feed.Candidate).
+    candidates: "dict[tuple[str, str | None], Candidate]" = field(default_factory=dict)
     # Which announcements are live changes only at their publish_at and expire_at instants.
     _boundaries: tuple[datetime, ...] = field(init=False)
     _live_by_epoch: dict[int, tuple[CachedAnnouncement, ...]] = field(

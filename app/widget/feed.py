@@ -4,10 +4,16 @@ Pure: no I/O. The request path reads the user (one query), then ``feed_etag`` na
 answer from its inputs; only when the client does not hold that tag does ``plan_feed``
 decide the items and ``render_feed`` produce bytes, from JSON fragments pre-serialized
 once per announcement, locale and snapshot.
+
+Planning has two parts. Targeting (which live announcements this visitor's audience
+matches) depends on who they are, not on what they did, so its verdict is kept in a
+bounded ``TargetingCache`` and reused when the same visitor is planned again: after a
+dismissal, on their next page load. Their state (seen, dismissed, the daily auto-show
+cap) is then applied on every plan.
 """
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -50,11 +56,18 @@ class UserView:
     attributes: Mapping[str, Any]
     locale: str | None
     states: Mapping[str, StateView]
+    # The JSON text ``attributes`` were read from, when a reader has it: with the visitor's
+    # ids, locale and device it names their targeting verdict (``TargetingCache``).
+    attributes_text: str | None = None
 
 
-# (announcement, chosen locale, the user's state, auto_show): a plain tuple, as up to 50
-# are built per feed and a named tuple's constructor costs a Python call each.
-PlannedItem = tuple[CachedAnnouncement, str | None, StateView | None, bool]
+# An announcement a visitor's audience matches: (announcement, the locale chosen for it,
+# its JSON without the user's state). One per (announcement, locale) and snapshot.
+Candidate = tuple[CachedAnnouncement, str | None, bytes]
+
+# (candidate, the user's state, auto_show): a plain tuple, as up to 50 are built per feed
+# and a named tuple's constructor costs a Python call each.
+PlannedItem = tuple[Candidate, StateView | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +78,7 @@ class FeedPlan:
 
     @property
     def visible_ids(self) -> list[str]:
-        return [announcement.id for announcement, _, _, _ in self.items]
+        return [candidate[0].id for candidate, _, _ in self.items]
 
 
 def state_view(row: Any) -> StateView:
@@ -140,6 +153,34 @@ def feed_etag(
     return f'"{hashlib.blake2b(fingerprint, digest_size=12).hexdigest()}"'
 
 
+class TargetingCache:
+    """Targeting verdicts by visitor, bounded: past ``max_entries`` the oldest go first.
+
+    A verdict is kept with the snapshot it was made from and only reused with that very
+    snapshot, so a changed workspace (a new snapshot) is planned afresh.
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, tuple[WorkspaceSnapshot, tuple[Candidate, ...]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, snapshot: WorkspaceSnapshot, key: Hashable) -> tuple[Candidate, ...] | None:
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] is snapshot else None
+
+    def put(
+        self, snapshot: WorkspaceSnapshot, key: Hashable, candidates: tuple[Candidate, ...]
+    ) -> None:
+        entries = self._entries
+        entries.pop(key, None)
+        if len(entries) >= self.max_entries:
+            del entries[next(iter(entries))]
+        entries[key] = (snapshot, candidates)
+
+
 def plan_feed(
     snapshot: WorkspaceSnapshot,
     visitor: Visitor,
@@ -148,15 +189,13 @@ def plan_feed(
     user_agent: str | None,
     now: datetime,
     etag: str | None = None,
+    verdicts: TargetingCache | None = None,
 ) -> FeedPlan:
     """The items this visitor sees now; ``etag`` when the caller already computed it."""
     if etag is None:
         etag = feed_etag(snapshot, visitor, user, locale, user_agent, now)
     locale = locale or (user.locale if user else None)
-    attributes = merge_attributes(
-        user.attributes if user else {},
-        builtin_attributes(visitor.user_id, visitor.anonymous_id, locale, user_agent),
-    )
+    candidates = _targeted(snapshot, visitor, user, locale, user_agent, now, verdicts)
     states = user.states if user else {}
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     shown_today = {
@@ -167,10 +206,8 @@ def plan_feed(
     auto_show_left = max(snapshot.popover_daily_cap - len(shown_today), 0)
     items: list[PlannedItem] = []
     unread = 0
-    user_key = visitor.key
-    for announcement in snapshot.live(now):
-        if announcement.is_targeted and not announcement.audience.matches(attributes, user_key):
-            continue
+    for candidate in candidates:
+        announcement = candidate[0]
         state = states.get(announcement.id) if states else None
         seen = state is not None and state.seen
         auto_show = False
@@ -183,11 +220,58 @@ def plan_feed(
                 auto_show, auto_show_left = True, auto_show_left - 1
         if not seen:
             unread += 1
-        chosen = _choose(locale, announcement.locales) if locale and announcement.locales else None
-        items.append((announcement, chosen, state, auto_show))
-        if len(items) == MAX_FEED_ITEMS:
-            break
+        items.append((candidate, state, auto_show))
     return FeedPlan(items, unread, etag)
+
+
+def _targeted(
+    snapshot: WorkspaceSnapshot,
+    visitor: Visitor,
+    user: UserView | None,
+    locale: str | None,
+    user_agent: str | None,
+    now: datetime,
+    verdicts: TargetingCache | None,
+) -> tuple[Candidate, ...]:
+    """The live announcements this visitor's audiences match, in feed order (at most 50)."""
+    key = None
+    attributes_text = "" if user is None else user.attributes_text
+    if verdicts is not None and attributes_text is not None:
+        key = (
+            snapshot.workspace_id,
+            snapshot.live_epoch(now),
+            visitor.user_id,
+            visitor.anonymous_id,
+            attributes_text,
+            locale,
+            device_of(user_agent),
+        )
+        found = verdicts.get(snapshot, key)
+        if found is not None:
+            return found
+    attributes = merge_attributes(
+        user.attributes if user else {},
+        builtin_attributes(visitor.user_id, visitor.anonymous_id, locale, user_agent),
+    )
+    user_key = visitor.key
+    known = snapshot.candidates
+    matched: list[Candidate] = []
+    for announcement in snapshot.live(now):
+        if announcement.is_targeted and not announcement.audience.matches(attributes, user_key):
+            continue
+        chosen = _choose(locale, announcement.locales) if locale and announcement.locales else None
+        candidate = known.get((announcement.id, chosen))
+        if candidate is None:
+            candidate = (announcement, chosen, _static_fragment(announcement, chosen))
+            known[(announcement.id, chosen)] = candidate
+        matched.append(candidate)
+        if len(matched) == MAX_FEED_ITEMS:
+            break
+    result = tuple(matched)
+    if key is not None:
+        assert verdicts is not None
+        verdicts.put(snapshot, key, result)
+    return result
 
 
 def _static_fragment(announcement: CachedAnnouncement, locale: str | None) -> bytes:
@@ -227,31 +311,26 @@ def _state_fragment(
 
 
 _NO_STATE = _state_fragment(False, False, False, None, False)
+_NEW_AUTO_SHOWN = _state_fragment(False, False, False, None, True)
 
 
 def render_feed(snapshot: WorkspaceSnapshot, plan: FeedPlan) -> bytes:
-    parts: list[bytes] = []
-    fragments = snapshot.fragments
-    for announcement, locale, state, auto_show in plan.items:
-        key = (announcement.id, locale)
-        fragment = fragments.get(key)
-        if fragment is None:
-            fragment = fragments[key] = _static_fragment(announcement, locale)
+    # One join over the fragments: each item's bytes are copied once, into the answer.
+    parts = [b'{"announcements":[']
+    for (_, _, fragment), state, auto_show in plan.items:
+        parts.append(fragment)
         if state is None:
-            parts.append(
-                fragment
-                + (_state_fragment(False, False, False, None, True) if auto_show else _NO_STATE)
-            )
+            parts.append(_NEW_AUTO_SHOWN if auto_show else _NO_STATE)
         else:
-            parts.append(fragment + _state_fragment(*state[:4], auto_show))
-    return b"".join(
-        (
-            b'{"announcements":[',
-            b",".join(parts),
-            b'],"unread_count":',
-            str(plan.unread_count).encode(),
-            b',"poll_after_s":',
-            str(snapshot.poll_after_s).encode(),
-            b"}",
-        )
+            parts.append(_state_fragment(*state[:4], auto_show))
+        parts.append(b",")
+    if plan.items:
+        parts.pop()
+    parts += (
+        b'],"unread_count":',
+        str(plan.unread_count).encode(),
+        b',"poll_after_s":',
+        str(snapshot.poll_after_s).encode(),
+        b"}",
     )
+    return b"".join(parts)

@@ -105,11 +105,17 @@ def _view(
         )
         for row in rows
     }
-    attributes = profile.raw_attributes
-    if (parse if parse_attributes is None else parse_attributes) and attributes is not None:
-        attributes = orjson.loads(attributes)
+    attributes = text = profile.raw_attributes
+    if parse if parse_attributes is None else parse_attributes:
+        text = attributes or ""
+        attributes = orjson.loads(text) if text else None
     return UserView(
-        profile.end_user_id, profile.state_version, attributes or {}, profile.locale, states
+        profile.end_user_id,
+        profile.state_version,
+        attributes or {},
+        profile.locale,
+        states,
+        text if isinstance(text, str) else None,
     )
 
 

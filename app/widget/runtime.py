@@ -1,6 +1,6 @@
 """The widget API's long-lived parts, built in the app's lifespan: caches, reader, ingestor."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.errors import NotFound
 from app.widget.cache import WorkspaceSnapshot, WorkspaceSnapshotCache
+from app.widget.feed import TargetingCache
 from app.widget.ingest import EventIngestor
 from app.widget.readers import (
     EngineUserReader,
@@ -23,6 +24,7 @@ class WidgetRuntime:
     snapshots: WorkspaceSnapshotCache
     reader: UserReader
     ingestor: EventIngestor
+    targeting: TargetingCache = field(default_factory=TargetingCache)
 
     async def snapshot(self, workspace_id: str) -> WorkspaceSnapshot:
         snapshot = await self.snapshots.get(self.sessionmaker, workspace_id)

@@ -97,7 +97,9 @@ class WidgetService:
         if if_none_match_hits(if_none_match, etag.strip('"')):
             return etag, None
         user = None if profile is None else await reader.read_view(snapshot.workspace_id, profile)
-        return etag, plan_feed(snapshot, visitor, user, locale, user_agent, now, etag)
+        return etag, plan_feed(
+            snapshot, visitor, user, locale, user_agent, now, etag, runtime.targeting
+        )
 
     async def identify(
         self,

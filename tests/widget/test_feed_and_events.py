@@ -254,6 +254,60 @@ class TestFeedEtag:
         assert after.status_code == 200 and ids(after) == [scheduled.id]
 
 
+class TestTargetingVerdicts:
+    """A visitor's targeting verdict is reused between plans, never past what it depends on."""
+
+    async def test_new_attributes_are_targeted_afresh(
+        self, widget: WidgetClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        pro = await create_announcement(
+            session,
+            tenant.workspace_id,
+            status="published",
+            audience={"condition": {"plan": "pro"}},
+        )
+        await widget.identify({"user_id": "7", "attributes": {"plan": "free"}})
+        assert ids(await widget.feed(user_id="7")) == []
+        assert ids(await widget.feed(user_id="7")) == []  # planned again, from the verdict
+        await widget.identify({"user_id": "7", "attributes": {"plan": "pro"}})
+        assert ids(await widget.feed(user_id="7")) == [pro.id]
+        await widget.identify({"user_id": "7", "attributes": {"plan": "free"}})
+        assert ids(await widget.feed(user_id="7")) == []
+        # Another user with the attributes the first one had: their own verdict.
+        await widget.identify({"user_id": "8", "attributes": {"plan": "pro"}})
+        assert ids(await widget.feed(user_id="8")) == [pro.id]
+
+    async def test_state_changes_are_applied_to_a_reused_verdict(
+        self, widget: WidgetClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        popover = await create_announcement(
+            session, tenant.workspace_id, status="published", display="popover"
+        )
+        await widget.identify({"user_id": "7", "attributes": {}})
+        before = await widget.feed(user_id="7")
+        assert item(before, popover.id)["auto_show"] is True
+        assert before.json()["unread_count"] == 1
+        sent = await widget.events({"user_id": "7", "events": [event("dismiss", popover.id)]})
+        assert sent.status_code == 202
+        after = await widget.feed(user_id="7")
+        shown = item(after, popover.id)
+        assert shown["dismissed"] is True and shown["auto_show"] is False
+
+    async def test_changed_content_is_targeted_afresh(
+        self, widget: WidgetClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        first = await create_announcement(session, tenant.workspace_id, status="published")
+        await widget.identify({"user_id": "7", "attributes": {"plan": "free"}})
+        assert ids(await widget.feed(user_id="7")) == [first.id]
+        second = await create_announcement(
+            session,
+            tenant.workspace_id,
+            status="published",
+            audience={"condition": {"plan": "free"}},
+        )
+        assert set(ids(await widget.feed(user_id="7"))) == {first.id, second.id}
+
+
 class TestDailyCap:
     async def test_one_auto_shown_item_per_day_by_default(
         self, widget: WidgetClient, session: AsyncSession, tenant: Tenant

@@ -1,0 +1,39 @@
+"""The bounded store of targeting verdicts (pure: no database)."""
+
+from app.widget.cache import WorkspaceSnapshot
+from app.widget.feed import TargetingCache
+
+
+def snapshot(content_version: int = 1) -> WorkspaceSnapshot:
+    return WorkspaceSnapshot(
+        workspace_id="ws_1",
+        content_version=content_version,
+        allowed_origins=frozenset(),
+        identity_verification="off",
+        identity_secrets=(),
+        allow_anonymous=True,
+        popover_daily_cap=1,
+        poll_after_s=60,
+        announcements=(),
+    )
+
+
+class TestTargetingCache:
+    def test_a_verdict_is_only_reused_with_its_own_snapshot(self) -> None:
+        cache = TargetingCache()
+        old, new = snapshot(1), snapshot(1)  # equal contents, rebuilt: not the same object
+        cache.put(old, "visitor", ())
+        assert cache.get(old, "visitor") == ()
+        assert cache.get(new, "visitor") is None
+        assert cache.get(old, "another visitor") is None
+
+    def test_past_its_bound_the_oldest_verdict_goes_first(self) -> None:
+        cache = TargetingCache(max_entries=3)
+        current = snapshot()
+        for visitor in ("a", "b", "c"):
+            cache.put(current, visitor, ())
+        cache.put(current, "a", ())  # stored again: now the newest
+        cache.put(current, "d", ())
+        assert len(cache) == 3
+        assert cache.get(current, "b") is None
+        assert all(cache.get(current, visitor) == () for visitor in ("a", "c", "d"))
