@@ -3,9 +3,9 @@
 On SQLite, two indexed reads on a plain ``sqlite3`` connection on the event loop thread
 (microseconds each, less than handing them to aiosqlite's thread and back): the user's
 row (``read_profile``), enough to name the feed's ETag, so a poll that ends in a 304 reads
-nothing more; then, only for a 200, their per-announcement states (``read_view``).
-Between the two another writer may commit: the states are then newer than the ETag, never
-older, and the next poll just gets a 200.
+nothing more; then, only for a 200, their per-announcement states (``read_view``). The
+reads made in one turn of the event loop share one read transaction (see
+``SqliteUserReader._snapshot``), so the two reads of one feed see the same data.
 
 On PostgreSQL a round trip costs more than a user's few state rows, so the row and the
 states come in one joined query, on asyncpg's own pool (``PostgresUserReader``). Any
@@ -258,7 +258,7 @@ class SqliteUserReader:
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
         by_user_id, key = _key_of(visitor)
         statement = _BY_USER_ID if by_user_id else _BY_ANONYMOUS_ID
-        cursor = self.connection.execute(
+        cursor = self._snapshot().execute(
             self._sql[id(statement)], {"workspace_id": workspace_id, "key": key}
         )
         row = cursor.fetchone()
@@ -266,8 +266,29 @@ class SqliteUserReader:
 
     async def read_view(self, workspace_id: str, profile: UserProfile) -> UserView:
         parameters = {"workspace_id": workspace_id, "end_user_id": profile.end_user_id}
-        rows = self.connection.execute(self._sql[id(_STATES)], parameters).fetchall()
+        rows = self._snapshot().execute(self._sql[id(_STATES)], parameters).fetchall()
         return _view(profile, rows, parse=True)
 
+    def _snapshot(self) -> sqlite3.Connection:
+        """The connection in a read transaction that ends at the event loop's next callback.
+
+        Each transaction takes and releases SQLite's file locks (fcntl on the database and
+        its ``-shm`` file), several system calls that cost more than a point read itself.
+        Reads made in one turn of the loop share one transaction instead. No read sees
+        older data than it would alone: the end is scheduled when the transaction begins,
+        and the loop runs callbacks first in, first out, so it comes before any step of a
+        request that arrived later, such as a client's poll right after a 202.
+        """
+        connection = self.connection
+        if not connection.in_transaction:
+            connection.execute("BEGIN")
+            asyncio.get_running_loop().call_soon(self._end_snapshot)
+        return connection
+
+    def _end_snapshot(self) -> None:
+        if self.connection.in_transaction:
+            self.connection.execute("COMMIT")
+
     async def aclose(self) -> None:
+        self._end_snapshot()
         self.connection.close()

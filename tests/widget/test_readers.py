@@ -1,0 +1,69 @@
+"""The feed's user reads: a read never sees older data than the commits that preceded it."""
+
+import asyncio
+import sqlite3
+
+from fastapi import FastAPI
+from sqlalchemy import update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.models import EndUser
+from app.widget.feed import Visitor
+from app.widget.readers import UserReader
+from tests.conftest import Tenant
+from tests.fixtures.widget_client import WidgetClient
+
+
+class TestReadsAroundACommit:
+    async def test_a_read_in_a_later_callback_sees_a_commit_made_after_an_earlier_read(
+        self,
+        app: FastAPI,
+        settings: Settings,
+        session: AsyncSession,
+        widget: WidgetClient,
+        tenant: Tenant,
+    ) -> None:
+        await widget.identify({"user_id": "7", "attributes": {}})
+        reader: UserReader = app.state.widget.reader
+        visitor = Visitor("7", None, None)
+        before = await reader.read_profile(tenant.workspace_id, visitor)
+        assert before is not None
+
+        if settings.is_sqlite:
+            # Committed by another connection within this same turn of the event loop.
+            path = make_url(settings.database_url).database
+            assert path is not None
+            with sqlite3.connect(path) as other:
+                other.execute(
+                    "UPDATE end_users SET state_version = state_version + 1 WHERE id = ?",
+                    (before.end_user_id,),
+                )
+            other.close()
+            # Reads in this turn share the transaction the first one began...
+            same_turn = await reader.read_profile(tenant.workspace_id, visitor)
+            assert same_turn is not None and same_turn.state_version == before.state_version
+        else:
+            await session.execute(
+                update(EndUser)
+                .where(EndUser.id == before.end_user_id)  # type: ignore[arg-type]
+                .values(state_version=EndUser.state_version + 1)
+            )
+            await session.commit()
+
+        # ...and a request that arrives after the commit is served in a later callback.
+        later = await asyncio.get_running_loop().create_task(
+            reader.read_profile(tenant.workspace_id, visitor)
+        )
+        assert later is not None and later.state_version == before.state_version + 1
+
+    async def test_no_read_transaction_outlives_its_turn_of_the_loop(
+        self, app: FastAPI, settings: Settings, widget: WidgetClient
+    ) -> None:
+        await widget.identify({"user_id": "7", "attributes": {}})
+        assert (await widget.feed(user_id="7")).status_code == 200
+        await asyncio.sleep(0)
+        if settings.is_sqlite:
+            # A transaction left open would hold back WAL checkpoints.
+            assert not app.state.widget.reader.connection.in_transaction
