@@ -25,7 +25,6 @@ feed is called by every end user: as four separate middleware these cost a third
 """
 
 import asyncio
-import contextvars
 import logging
 import random
 import re
@@ -147,15 +146,14 @@ class RequestMiddleware:
         for exchange in list(self._in_flight.values()):
             if exchange.is_overdue(now):
                 exchange.expired = True
-                exchange.answering = loop.create_task(
-                    self._answer_late(exchange), context=exchange.context
-                )
+                exchange.answering = loop.create_task(self._answer_late(exchange))
         if self._in_flight and not loop.is_closed():
             loop.call_later(self.TICK_S, self._tick, loop)
         else:
             self._ticking = None
 
     async def _answer_late(self, exchange: "_Exchange") -> None:
+        request_id_var.set(exchange.request_id)  # for the logs; this task has its own context
         error = ServiceUnavailable(
             f"No answer within {self.timeout_s:g} s: the database is slow or unreachable."
         )
@@ -175,7 +173,6 @@ class _Exchange:
     __slots__ = (
         "answering",
         "app_started",
-        "context",
         "deadline",
         "expired",
         "limit",
@@ -211,7 +208,6 @@ class _Exchange:
         self.received = 0
         self.paused_at: float | None = None
         self.answering: asyncio.Task[None] | None = None
-        self.context = contextvars.copy_context()  # the request id, for a late answer
 
     def is_overdue(self, now: float) -> bool:
         return (
@@ -244,17 +240,22 @@ class _Exchange:
             return  # answered already, or the app's answer to a body it never got whole
         if message["type"] == "http.response.start":
             self.app_started = True
-        await self.stamped_send(message)
+            self._stamp(message)
+        await self.raw_send(message)
 
     async def stamped_send(self, message: Message) -> None:
-        """Every answer's send, ours included: the status noted, our headers added."""
+        """The send of our own answers (429, 413, late 503)."""
         if message["type"] == "http.response.start":
-            self.status = message["status"]
-            headers = list(message.get("headers", ()))
-            headers.append((b"x-request-id", self.request_id.encode()))
-            headers.append(_NOSNIFF)
-            message["headers"] = headers
+            self._stamp(message)
         await self.raw_send(message)
+
+    def _stamp(self, start: Message) -> None:
+        """Every answer's start: the status noted, our headers added."""
+        self.status = start["status"]
+        headers = list(start.get("headers", ()))
+        headers.append((b"x-request-id", self.request_id.encode()))
+        headers.append(_NOSNIFF)
+        start["headers"] = headers
 
 
 def _log_access(scope: Scope, route: str, status: int, elapsed: float) -> None:

@@ -141,6 +141,8 @@ async def _workspace_of(
 
 
 def _cors_headers(origin: str | None, snapshot: WorkspaceSnapshot) -> list[tuple[bytes, bytes]]:
+    if origin is None:  # not a browser's cross-origin request
+        return [_VARY_ORIGIN]
     cors: dict[str, str] = {}
     add_cors_headers(cors, origin, snapshot)
     return [(name.lower().encode(), value.encode("latin-1")) for name, value in cors.items()]
@@ -172,6 +174,7 @@ async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 _NO_CACHE = (b"cache-control", b"private, no-cache")
+_VARY_ORIGIN = (b"vary", b"Origin")
 _JSON = (b"content-type", b"application/json")
 
 

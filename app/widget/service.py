@@ -94,7 +94,9 @@ class WidgetService:
         profile = await reader.read_profile(snapshot.workspace_id, visitor)
         now = utc_now()
         etag = feed_etag(snapshot, visitor, profile, locale, user_agent, now)
-        if if_none_match_hits(if_none_match, etag.strip('"')):
+        if if_none_match is not None and (
+            if_none_match == etag or if_none_match_hits(if_none_match, etag.strip('"'))
+        ):
             return etag, None
         user = None if profile is None else await reader.read_view(snapshot.workspace_id, profile)
         return etag, plan_feed(

@@ -34,10 +34,10 @@ def generate_key(kind: KeyKind) -> str:
 
 def kind_of(key: str) -> KeyKind | None:
     """The kind a key claims to be by its prefix; ``None`` when it looks like neither."""
-    for kind in KeyKind:
-        if key.startswith(kind.prefix):
-            return kind
-    return None
+    return _KIND_BY_PREFIX.get(key[:3])
+
+
+_KIND_BY_PREFIX = {kind.prefix: kind for kind in KeyKind}
 
 
 def is_well_formed(key: str) -> bool:
