@@ -129,15 +129,16 @@ class RequestMiddleware:
             await body_too_large(self.max_body_bytes)(
                 scope, exchange.raw_receive, exchange.stamped_send
             )
-        if client is not None and rate_limits is not None:
-            await rate_limits.note_answer(client, exchange.status)
+        if client is not None and exchange.status == 401 and rate_limits is not None:
+            await rate_limits.note_answer(client, exchange.status)  # a failed authentication
 
     # --- the deadline ------------------------------------------------------------------
 
     def _clock_in(self, exchange: "_Exchange") -> None:
         self._in_flight[id(exchange)] = exchange
-        loop = asyncio.get_running_loop()
-        if self._ticking is not loop:
+        ticking = self._ticking
+        if ticking is None or not ticking.is_running():  # a stopped loop's timers never fire
+            loop = asyncio.get_running_loop()
             self._ticking = loop
             loop.call_later(self.TICK_S, self._tick, loop)
 
