@@ -244,17 +244,11 @@ def _unavailable() -> ServiceUnavailable:
     return ServiceUnavailable("The database is not reachable right now; retry shortly.")
 
 
-_SQLITE_MMAP_BYTES = 256 * 1024 * 1024  # address space, not memory: untouched pages cost nothing
-
-
 class SqliteUserReader:
     def __init__(self, path: str, busy_timeout_ms: int) -> None:
         self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         self.connection.execute("PRAGMA query_only=ON")
-        # Pages are read through a memory map instead of a pread system call each: polls
-        # touch index and table pages of users spread over the whole table.
-        self.connection.execute(f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES}")
         dialect = sqlite.dialect(paramstyle="named")
         self._sql: Mapping[int, str] = {
             id(statement): str(statement.compile(dialect=dialect))
