@@ -62,8 +62,10 @@ class UserView:
 
 
 # An announcement a visitor's audience matches: (announcement, the locale chosen for it,
-# its JSON without the user's state). One per (announcement, locale) and snapshot.
-Candidate = tuple[CachedAnnouncement, str | None, bytes]
+# its JSON without the user's state, and the whole item followed by a comma as most users
+# see it: without state, not auto-shown and auto-shown). One per (announcement, locale)
+# and snapshot.
+Candidate = tuple[CachedAnnouncement, str | None, bytes, bytes, bytes]
 
 # (candidate, the user's state, auto_show): a plain tuple, as up to 50 are built per feed
 # and a named tuple's constructor costs a Python call each.
@@ -209,16 +211,21 @@ def plan_feed(
     for candidate in candidates:
         announcement = candidate[0]
         state = states.get(announcement.id) if states else None
-        seen = state is not None and state.seen
         auto_show = False
+        if state is None:  # most items: new to this user, so unread and never dismissed
+            unread += 1
+            if auto_show_left > 0 and announcement.display != "feed":
+                auto_show, auto_show_left = True, auto_show_left - 1
+            items.append((candidate, None, auto_show))
+            continue
         if announcement.display != "feed" and _frequency_allows(
-            announcement.frequency, seen, state is not None and state.dismissed
+            announcement.frequency, state.seen, state.dismissed
         ):
             if announcement.id in shown_today:
                 auto_show = True
             elif auto_show_left > 0:
                 auto_show, auto_show_left = True, auto_show_left - 1
-        if not seen:
+        if not state.seen:
             unread += 1
         items.append((candidate, state, auto_show))
     return FeedPlan(items, unread, etag)
@@ -262,7 +269,14 @@ def _targeted(
         chosen = _choose(locale, announcement.locales) if locale and announcement.locales else None
         candidate = known.get((announcement.id, chosen))
         if candidate is None:
-            candidate = (announcement, chosen, _static_fragment(announcement, chosen))
+            fragment = _static_fragment(announcement, chosen)
+            candidate = (
+                announcement,
+                chosen,
+                fragment,
+                fragment + _NO_STATE + b",",
+                fragment + _NEW_AUTO_SHOWN + b",",
+            )
             known[(announcement.id, chosen)] = candidate
         matched.append(candidate)
         if len(matched) == MAX_FEED_ITEMS:
@@ -315,17 +329,16 @@ _NEW_AUTO_SHOWN = _state_fragment(False, False, False, None, True)
 
 
 def render_feed(snapshot: WorkspaceSnapshot, plan: FeedPlan) -> bytes:
-    # One join over the fragments: each item's bytes are copied once, into the answer.
+    # One join, each item's bytes copied once, into the answer; each item ends with a comma.
     parts = [b'{"announcements":[']
-    for (_, _, fragment), state, auto_show in plan.items:
-        parts.append(fragment)
+    for candidate, state, auto_show in plan.items:
         if state is None:
-            parts.append(_NEW_AUTO_SHOWN if auto_show else _NO_STATE)
+            parts.append(candidate[4] if auto_show else candidate[3])
         else:
-            parts.append(_state_fragment(*state[:4], auto_show))
-        parts.append(b",")
+            parts.append(candidate[2])
+            parts.append(_state_fragment(*state[:4], auto_show) + b",")
     if plan.items:
-        parts.pop()
+        parts[-1] = parts[-1][:-1]  # the last item's comma
     parts += (
         b'],"unread_count":',
         str(plan.unread_count).encode(),
