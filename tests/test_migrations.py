@@ -1,7 +1,9 @@
 """Migrations build the schema the models describe, and undo it, on every backend."""
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +66,41 @@ class TestMigrations:
             date, _, rest = name.partition("-")
             assert len(date) == len("2026_11_25_1200"), name
             assert rest.count("_") >= 1, name
+
+
+class TestUserStatesStorage:
+    """On SQLite one user's states are stored together (WITHOUT ROWID), data kept both ways."""
+
+    def test_rebuilt_both_ways_with_its_rows(self, tmp_path: Path) -> None:
+        with fresh_database("sqlite", tmp_path) as url:
+            path = url.split("///", 1)[1]
+            in_thread(upgrade_database, url, "94a89343ce06")
+            assert not _is_without_rowid(path)
+            row = ("ws_1", "eu_1", "ann_1", 3, "positive")
+            with closing(sqlite3.connect(path)) as connection, connection:
+                connection.execute(
+                    "INSERT INTO user_states (workspace_id, end_user_id, announcement_id,"
+                    " seen_count, reaction) VALUES (?, ?, ?, ?, ?)",
+                    row,
+                )
+
+            in_thread(upgrade_database, url, "5c1f0e7a9b3d")
+            assert _is_without_rowid(path) and _states(path) == [row]
+            in_thread(downgrade_database, url, "94a89343ce06")
+            assert not _is_without_rowid(path) and _states(path) == [row]
+
+
+def _is_without_rowid(path: str) -> bool:
+    with closing(sqlite3.connect(path)) as connection:
+        (sql,) = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'user_states'"
+        ).fetchone()
+    return "WITHOUT ROWID" in sql
+
+
+def _states(path: str) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(path)) as connection:
+        return connection.execute(
+            "SELECT workspace_id, end_user_id, announcement_id, seen_count, reaction"
+            " FROM user_states"
+        ).fetchall()

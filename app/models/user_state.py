@@ -21,6 +21,8 @@ class UserState(SQLModel, table=True):
             ["announcements.workspace_id", "announcements.id"],
             ondelete="CASCADE",
         ),
+        # Stored in key order on SQLite, one user's states together (see the migration).
+        {"sqlite_with_rowid": False},
     )
 
     workspace_id: str = Field(primary_key=True, max_length=40)
