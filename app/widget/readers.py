@@ -244,11 +244,17 @@ def _unavailable() -> ServiceUnavailable:
     return ServiceUnavailable("The database is not reachable right now; retry shortly.")
 
 
+_READ_CACHE_KIB = 8 * 1024  # at most this much memory, filled as pages are read
+
+
 class SqliteUserReader:
     def __init__(self, path: str, busy_timeout_ms: int) -> None:
         self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         self.connection.execute("PRAGMA query_only=ON")
+        # Polls touch users spread over the whole table: SQLite's default 2 MB of cached
+        # pages held too few of them, and each miss is a pread system call.
+        self.connection.execute(f"PRAGMA cache_size=-{_READ_CACHE_KIB}")
         dialect = sqlite.dialect(paramstyle="named")
         self._sql: Mapping[int, str] = {
             id(statement): str(statement.compile(dialect=dialect))
