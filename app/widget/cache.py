@@ -126,16 +126,24 @@ class WorkspaceSnapshotCache:
     async def get(
         self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
     ) -> WorkspaceSnapshot | None:
-        entry = self._entries.get(workspace_id)
-        if entry is not None:
-            age = time.monotonic() - entry.checked_at
-            if not must_wait(age, self.recheck_s, self._renewals.is_renewing(workspace_id)):
-                if is_due(age, self.recheck_s):  # renewed ahead, in the background
-                    self._renewals.start(
-                        workspace_id, lambda: self._renew(sessionmaker, workspace_id)
-                    )
-                return entry.snapshot
+        snapshot = self.get_now(sessionmaker, workspace_id)
+        if snapshot is not None:
+            return snapshot
         return await self._renew(sessionmaker, workspace_id)
+
+    def get_now(
+        self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
+    ) -> WorkspaceSnapshot | None:
+        """The snapshot if it can be served without waiting, as nearly every time."""
+        entry = self._entries.get(workspace_id)
+        if entry is None:
+            return None
+        age = time.monotonic() - entry.checked_at
+        if must_wait(age, self.recheck_s, self._renewals.is_renewing(workspace_id)):
+            return None
+        if is_due(age, self.recheck_s):  # renewed ahead, in the background
+            self._renewals.start(workspace_id, lambda: self._renew(sessionmaker, workspace_id))
+        return entry.snapshot
 
     async def aclose(self) -> None:
         await self._renewals.aclose()

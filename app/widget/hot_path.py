@@ -134,10 +134,13 @@ async def _workspace_of(
     """The widget runtime and the snapshot of the workspace the publishable key opens."""
     state = scope["app"].state
     keys: PublishableKeyCache = state.publishable_keys
+    sessionmaker = state.sessionmaker
     key = publishable_key_from(headers.get(b"x-tidings-key"), query)
-    principal = await keys.principal(state.sessionmaker, key)
+    # Both come from caches nearly always: no coroutine for them then.
+    principal = keys.principal_now(sessionmaker, key) or await keys.principal(sessionmaker, key)
     runtime: WidgetRuntime = state.widget
-    return runtime, await runtime.snapshot(principal.workspace_id)
+    workspace_id = principal.workspace_id
+    return runtime, runtime.snapshot_now(workspace_id) or await runtime.snapshot(workspace_id)
 
 
 def _cors_headers(origin: str | None, snapshot: WorkspaceSnapshot) -> list[tuple[bytes, bytes]]:

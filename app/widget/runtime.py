@@ -26,6 +26,10 @@ class WidgetRuntime:
     ingestor: EventIngestor
     targeting: TargetingCache = field(default_factory=TargetingCache)
 
+    def snapshot_now(self, workspace_id: str) -> WorkspaceSnapshot | None:
+        """The workspace's snapshot when it is cached and fresh enough, else ``None``."""
+        return self.snapshots.get_now(self.sessionmaker, workspace_id)
+
     async def snapshot(self, workspace_id: str) -> WorkspaceSnapshot:
         snapshot = await self.snapshots.get(self.sessionmaker, workspace_id)
         if snapshot is None:

@@ -44,19 +44,31 @@ class PublishableKeyCache:
     async def principal(
         self, sessionmaker: async_sessionmaker[AsyncSession], key: str
     ) -> KeyPrincipal:
-        outcome = self._outcomes.get(key)
+        outcome = self._servable(sessionmaker, key)
         if outcome is None:
             outcome = await self._renewals.wait(key, lambda: self._look_up(sessionmaker, key))
-        else:
-            age = time.monotonic() - outcome.looked_up_at
-            if must_wait(age, self.ttl_s, self._renewals.is_renewing(key)):
-                outcome = await self._renewals.wait(key, lambda: self._look_up(sessionmaker, key))
-            elif is_due(age, self.ttl_s):
-                self._renewals.start(key, lambda: self._look_up(sessionmaker, key))
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.principal is not None
-        return outcome.principal
+        return _principal_of(outcome)
+
+    def principal_now(
+        self, sessionmaker: async_sessionmaker[AsyncSession], key: str
+    ) -> KeyPrincipal | None:
+        """The principal if it can be answered without waiting, as nearly every time."""
+        outcome = self._servable(sessionmaker, key)
+        return None if outcome is None else _principal_of(outcome)
+
+    def _servable(
+        self, sessionmaker: async_sessionmaker[AsyncSession], key: str
+    ) -> _Outcome | None:
+        """The entry to serve now (renewed ahead in the background when due), if any."""
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            return None
+        age = time.monotonic() - outcome.looked_up_at
+        if must_wait(age, self.ttl_s, self._renewals.is_renewing(key)):
+            return None
+        if is_due(age, self.ttl_s):
+            self._renewals.start(key, lambda: self._look_up(sessionmaker, key))
+        return outcome
 
     async def aclose(self) -> None:
         await self._renewals.aclose()
@@ -77,3 +89,10 @@ class PublishableKeyCache:
             while len(self._outcomes) > self.max_keys:
                 self._outcomes.popitem(last=False)
         return outcome
+
+
+def _principal_of(outcome: _Outcome) -> KeyPrincipal:
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.principal is not None
+    return outcome.principal
