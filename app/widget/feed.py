@@ -159,12 +159,17 @@ class TargetingCache:
     """Targeting verdicts by visitor, bounded: past ``max_entries`` the oldest go first.
 
     A verdict is kept with the snapshot it was made from and only reused with that very
-    snapshot, so a changed workspace (a new snapshot) is planned afresh.
+    snapshot, so a changed workspace (a new snapshot) is planned afresh. The first verdict
+    made from a workspace's new snapshot drops those of its previous one, which would
+    otherwise keep the old announcements in memory until they were evicted.
     """
+
+    MAX_WORKSPACES = 10_000  # as many as the snapshot cache keeps
 
     def __init__(self, max_entries: int = 20_000) -> None:
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[WorkspaceSnapshot, tuple[Candidate, ...]]] = {}
+        self._snapshots: dict[str, WorkspaceSnapshot] = {}  # the latest, per workspace
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -177,6 +182,15 @@ class TargetingCache:
         self, snapshot: WorkspaceSnapshot, key: Hashable, candidates: tuple[Candidate, ...]
     ) -> None:
         entries = self._entries
+        previous = self._snapshots.get(snapshot.workspace_id)
+        if previous is not snapshot:
+            if previous is not None:
+                for stale in [k for k, (made_from, _) in entries.items() if made_from is previous]:
+                    del entries[stale]
+            elif len(self._snapshots) >= self.MAX_WORKSPACES:
+                entries.clear()
+                self._snapshots.clear()
+            self._snapshots[snapshot.workspace_id] = snapshot
         entries.pop(key, None)
         if len(entries) >= self.max_entries:
             del entries[next(iter(entries))]

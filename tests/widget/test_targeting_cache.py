@@ -4,9 +4,9 @@ from app.widget.cache import WorkspaceSnapshot
 from app.widget.feed import TargetingCache
 
 
-def snapshot(content_version: int = 1) -> WorkspaceSnapshot:
+def snapshot(content_version: int = 1, workspace_id: str = "ws_1") -> WorkspaceSnapshot:
     return WorkspaceSnapshot(
-        workspace_id="ws_1",
+        workspace_id=workspace_id,
         content_version=content_version,
         allowed_origins=frozenset(),
         identity_verification="off",
@@ -37,3 +37,14 @@ class TestTargetingCache:
         assert len(cache) == 3
         assert cache.get(current, "b") is None
         assert all(cache.get(current, visitor) == () for visitor in ("a", "c", "d"))
+
+    def test_a_new_snapshot_drops_the_verdicts_of_its_workspace_previous_one(self) -> None:
+        cache = TargetingCache()
+        old, other_workspace = snapshot(1), snapshot(1, workspace_id="ws_2")
+        cache.put(old, "a", ())
+        cache.put(old, "b", ())
+        cache.put(other_workspace, "c", ())
+        new = snapshot(2)
+        cache.put(new, "d", ())
+        assert len(cache) == 2  # "a" and "b" went with the old snapshot
+        assert cache.get(other_workspace, "c") == () and cache.get(new, "d") == ()
