@@ -46,11 +46,20 @@ class RateLimiter(Protocol):
     async def aclose(self) -> None: ...
 
 
+# Tokens are kept as seconds, sums of 1 / per_s that floats round: a wait shorter than this
+# is an exact boundary (the last token of a burst), not a refusal.
+_ROUNDING_S = 1e-9
+
+
 class LocalRateLimiter:
     """Buckets in this process's memory: a few dictionary operations per request.
 
-    Memory is bounded: a bucket that has refilled is the same as no bucket and is swept
-    away; past ``max_buckets`` the oldest go first (their owners get a fresh burst).
+    A bucket is kept as one number, the moment it will be full again (``full_at``): at
+    ``now`` it holds ``burst - (full_at - now) * per_s`` tokens, and taking ``n`` moves
+    that moment ``n / per_s`` later. A bucket already full is the same as no bucket.
+
+    Memory is bounded: full buckets are swept away; past ``max_buckets`` the oldest go
+    first (their owners get a fresh burst).
     """
 
     SWEEP_EVERY_S = 10.0
@@ -60,12 +69,11 @@ class LocalRateLimiter:
     ) -> None:
         self.max_buckets = max_buckets
         self._clock = clock
-        # bucket → [tokens, updated_at, full_at]
-        self._buckets: dict[str, list[float]] = {}
+        self._full_at: dict[str, float] = {}  # bucket → when it is full again
         self._next_sweep = clock() + self.SWEEP_EVERY_S
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return len(self._full_at)
 
     async def acquire(self, charges: Sequence[Charge]) -> Refusal | None:
         return self.acquire_now(charges)
@@ -74,63 +82,50 @@ class LocalRateLimiter:
         now = self._clock()
         if now >= self._next_sweep:
             self._sweep(now)
-        buckets = self._buckets
-        levels: list[float] = []
+        full_at = self._full_at
         refusal: Refusal | None = None
         for charge in charges:
             limit = charge.limit
-            state = buckets.get(charge.bucket)
-            if state is None:
-                level = float(limit.burst)
-            else:
-                level = min(limit.burst, state[0] + (now - state[1]) * limit.per_s)
-            needed = charge.cost or 1
-            if level < needed:
-                wait = (needed - level) / limit.per_s
-                if refusal is None or wait > refusal.retry_after_s:
-                    refusal = Refusal(wait, charge)
-            levels.append(level)
+            behind = full_at.get(charge.bucket, now) - now  # seconds of tokens missing
+            # Wait until at least the tokens it takes (one, for a cost of 0) are there.
+            wait = behind - (limit.burst - (charge.cost or 1)) / limit.per_s
+            if wait > _ROUNDING_S and (refusal is None or wait > refusal.retry_after_s):
+                refusal = Refusal(wait, charge)
         if refusal is not None:
             return refusal
-        for charge, level in zip(charges, levels, strict=True):
+        for charge in charges:
             if charge.cost:
-                self._store(charge, level - charge.cost, now)
+                was = full_at.get(charge.bucket, now)
+                taken = charge.cost / charge.limit.per_s
+                full_at[charge.bucket] = (was if was > now else now) + taken
+        if len(full_at) > self.max_buckets:
+            self._evict()
         return None
 
     async def penalize(self, charge: Charge) -> None:
         now = self._clock()
         limit = charge.limit
-        state = self._buckets.get(charge.bucket)
-        level = (
-            float(limit.burst)
-            if state is None
-            else min(limit.burst, state[0] + (now - state[1]) * limit.per_s)
+        was = self._full_at.get(charge.bucket, now)
+        behind = (was if was > now else now) - now
+        # Never below an empty bucket.
+        self._full_at[charge.bucket] = now + min(
+            behind + charge.cost / limit.per_s, limit.burst / limit.per_s
         )
-        self._store(charge, max(0.0, level - charge.cost), now)
-
-    def _store(self, charge: Charge, level: float, now: float) -> None:
-        limit = charge.limit
-        full_at = now + (limit.burst - level) / limit.per_s
-        state = self._buckets.get(charge.bucket)
-        if state is None:
-            self._buckets[charge.bucket] = [level, now, full_at]
-            if len(self._buckets) > self.max_buckets:
-                self._evict()
-        else:
-            state[0], state[1], state[2] = level, now, full_at
+        if len(self._full_at) > self.max_buckets:
+            self._evict()
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self.SWEEP_EVERY_S
-        full = [bucket for bucket, state in self._buckets.items() if state[2] <= now]
+        full = [bucket for bucket, full_at in self._full_at.items() if full_at <= now]
         for bucket in full:
-            del self._buckets[bucket]
+            del self._full_at[bucket]
 
     def _evict(self) -> None:
         self._sweep(self._clock())
-        excess = len(self._buckets) - self.max_buckets
+        excess = len(self._full_at) - self.max_buckets
         if excess > 0:
-            for bucket in list(self._buckets)[: max(excess, self.max_buckets // 10)]:
-                del self._buckets[bucket]
+            for bucket in list(self._full_at)[: max(excess, self.max_buckets // 10)]:
+                del self._full_at[bucket]
 
     async def aclose(self) -> None:
-        self._buckets.clear()
+        self._full_at.clear()
