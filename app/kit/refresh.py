@@ -45,6 +45,16 @@ class Renewals:
     def is_renewing(self, key: Hashable) -> bool:
         return key in self._tasks
 
+    def may_serve(
+        self, key: Hashable, age_s: float, ttl_s: float, renew: Callable[[], Awaitable[Any]]
+    ) -> bool:
+        """Whether an entry this old is served now; past half its ttl, renewed meanwhile."""
+        if must_wait(age_s, ttl_s, key in self._tasks):
+            return False
+        if is_due(age_s, ttl_s):
+            self.start(key, renew)
+        return True
+
     def start(self, key: Hashable, renew: Callable[[], Awaitable[Any]]) -> asyncio.Task[Any]:
         task = self._tasks.get(key)
         if task is None:

@@ -15,6 +15,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from app.announcements.schemas import Status
-from app.kit.refresh import Renewals, is_due, must_wait
+from app.kit.refresh import Renewals
 from app.kit.time import utc_now
 from app.models import Announcement, Workspace
 from app.targeting.audience import (
@@ -139,10 +140,9 @@ class WorkspaceSnapshotCache:
         if entry is None:
             return None
         age = time.monotonic() - entry.checked_at
-        if must_wait(age, self.recheck_s, self._renewals.is_renewing(workspace_id)):
+        renew = partial(self._renew, sessionmaker, workspace_id)
+        if not self._renewals.may_serve(workspace_id, age, self.recheck_s, renew):
             return None
-        if is_due(age, self.recheck_s):  # renewed ahead, in the background
-            self._renewals.start(workspace_id, lambda: self._renew(sessionmaker, workspace_id))
         return entry.snapshot
 
     async def aclose(self) -> None:

@@ -11,11 +11,12 @@ lookup. Secret keys are never cached.
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.errors import AppError
-from app.kit.refresh import Renewals, is_due, must_wait
+from app.kit.refresh import Renewals
 from app.workspaces.keys import KeyKind
 from app.workspaces.service import workspace_service
 
@@ -64,11 +65,8 @@ class PublishableKeyCache:
         if outcome is None:
             return None
         age = time.monotonic() - outcome.looked_up_at
-        if must_wait(age, self.ttl_s, self._renewals.is_renewing(key)):
-            return None
-        if is_due(age, self.ttl_s):
-            self._renewals.start(key, lambda: self._look_up(sessionmaker, key))
-        return outcome
+        renew = partial(self._look_up, sessionmaker, key)
+        return outcome if self._renewals.may_serve(key, age, self.ttl_s, renew) else None
 
     async def aclose(self) -> None:
         await self._renewals.aclose()
