@@ -53,12 +53,18 @@ class StateView(NamedTuple):  # a tuple: one is built per state row on every pol
 class UserView:
     end_user_id: str
     state_version: int
-    attributes: Mapping[str, Any]
+    # ``None`` when they are still the JSON text below: parsed only if targeting needs them.
+    attributes: Mapping[str, Any] | None
     locale: str | None
     states: Mapping[str, StateView]
-    # The JSON text ``attributes`` were read from, when a reader has it: with the visitor's
-    # ids, locale and device it names their targeting verdict (``TargetingCache``).
+    # The JSON text of the attributes, when a reader has it: with the visitor's ids, locale
+    # and device it names their targeting verdict (``TargetingCache``).
     attributes_text: str | None = None
+
+    def parsed_attributes(self) -> Mapping[str, Any]:
+        if self.attributes is not None:
+            return self.attributes
+        return orjson.loads(self.attributes_text) if self.attributes_text else {}
 
 
 # An announcement a visitor's audience matches: (announcement, the locale chosen for it,
@@ -271,7 +277,7 @@ def _targeted(
         if found is not None:
             return found
     attributes = merge_attributes(
-        user.attributes if user else {},
+        user.parsed_attributes() if user else {},
         builtin_attributes(visitor.user_id, visitor.anonymous_id, locale, user_agent),
     )
     user_key = visitor.key

@@ -145,7 +145,7 @@ async def _workspace_of(
 
 def _cors_headers(origin: str | None, snapshot: WorkspaceSnapshot) -> list[tuple[bytes, bytes]]:
     if origin is None:  # not a browser's cross-origin request
-        return [_VARY_ORIGIN]
+        return [_VARY_ORIGIN]  # all that add_cors_headers adds without an Origin
     cors: dict[str, str] = {}
     add_cors_headers(cors, origin, snapshot)
     return [(name.lower().encode(), value.encode("latin-1")) for name, value in cors.items()]

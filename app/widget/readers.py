@@ -14,12 +14,11 @@ other database goes through the async engine (``EngineUserReader``).
 
 import asyncio
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import asyncpg
-import orjson
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
@@ -105,17 +104,13 @@ def _view(
         )
         for row in rows
     }
-    attributes = text = profile.raw_attributes
-    if parse if parse_attributes is None else parse_attributes:
-        text = attributes or ""
-        attributes = orjson.loads(text) if text else None
+    raw = profile.raw_attributes
+    if parse if parse_attributes is None else parse_attributes:  # JSON text: kept as it is
+        attributes, text = None, raw or ""
+    else:
+        attributes, text = raw or {}, None
     return UserView(
-        profile.end_user_id,
-        profile.state_version,
-        attributes or {},
-        profile.locale,
-        states,
-        text if isinstance(text, str) else None,
+        profile.end_user_id, profile.state_version, attributes, profile.locale, states, text
     )
 
 
@@ -247,6 +242,10 @@ def _unavailable() -> ServiceUnavailable:
 _READ_CACHE_KIB = 8 * 1024  # at most this much memory, filled as pages are read
 
 
+_BY_KEY_ORDER = ["workspace_id", "key"]  # the parameters, as the reads pass them
+_STATES_ORDER = ["workspace_id", "end_user_id"]
+
+
 class SqliteUserReader:
     def __init__(self, path: str, busy_timeout_ms: int) -> None:
         self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -255,23 +254,23 @@ class SqliteUserReader:
         # Polls touch users spread over the whole table: SQLite's default 2 MB of cached
         # pages held too few of them, and each miss is a pread system call.
         self.connection.execute(f"PRAGMA cache_size=-{_READ_CACHE_KIB}")
-        dialect = sqlite.dialect(paramstyle="named")
-        self._sql: Mapping[int, str] = {
-            id(statement): str(statement.compile(dialect=dialect))
-            for statement in (_BY_USER_ID, _BY_ANONYMOUS_ID, _STATES)
-        }
+        # Positional parameters: binding by name costs a look-up per parameter and read.
+        dialect = sqlite.dialect(paramstyle="qmark")
+        self._sql: dict[int, str] = {}
+        for statement in (_BY_USER_ID, _BY_ANONYMOUS_ID, _STATES):
+            compiled = statement.compile(dialect=dialect)
+            assert compiled.positiontup in (_BY_KEY_ORDER, _STATES_ORDER)
+            self._sql[id(statement)] = str(compiled)
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
         by_user_id, key = _key_of(visitor)
         statement = _BY_USER_ID if by_user_id else _BY_ANONYMOUS_ID
-        cursor = self._snapshot().execute(
-            self._sql[id(statement)], {"workspace_id": workspace_id, "key": key}
-        )
+        cursor = self._snapshot().execute(self._sql[id(statement)], (workspace_id, key))
         row = cursor.fetchone()
         return None if row is None else UserProfile(*row)
 
     async def read_view(self, workspace_id: str, profile: UserProfile) -> UserView:
-        parameters = {"workspace_id": workspace_id, "end_user_id": profile.end_user_id}
+        parameters = (workspace_id, profile.end_user_id)
         rows = self._snapshot().execute(self._sql[id(_STATES)], parameters).fetchall()
         return _view(profile, rows, parse=True)
 
