@@ -15,6 +15,7 @@ the request deadline, at 64 connections). With ``ttl`` 0 every read renews.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
 from typing import Any
 
 logger = logging.getLogger("tidings.cache")
@@ -42,17 +43,20 @@ class Renewals:
         self.what = what  # for the log line when a background renewal fails
         self._tasks: dict[Hashable, asyncio.Task[Any]] = {}
 
-    def is_renewing(self, key: Hashable) -> bool:
-        return key in self._tasks
-
     def may_serve(
-        self, key: Hashable, age_s: float, ttl_s: float, renew: Callable[[], Awaitable[Any]]
+        self,
+        key: Hashable,
+        age_s: float,
+        ttl_s: float,
+        renew: Callable[..., Awaitable[Any]],
+        *args: Any,
     ) -> bool:
-        """Whether an entry this old is served now; past half its ttl, renewed meanwhile."""
+        """Whether an entry this old is served now; past half its ttl, ``renew(*args)``
+        runs meanwhile (the call is only built then: this is asked on every request)."""
         if must_wait(age_s, ttl_s, key in self._tasks):
             return False
         if is_due(age_s, ttl_s):
-            self.start(key, renew)
+            self.start(key, partial(renew, *args))
         return True
 
     def start(self, key: Hashable, renew: Callable[[], Awaitable[Any]]) -> asyncio.Task[Any]:

@@ -15,7 +15,6 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
@@ -140,8 +139,10 @@ class WorkspaceSnapshotCache:
         if entry is None:
             return None
         age = time.monotonic() - entry.checked_at
-        renew = partial(self._renew, sessionmaker, workspace_id)
-        if not self._renewals.may_serve(workspace_id, age, self.recheck_s, renew):
+        renewals = self._renewals
+        if not renewals.may_serve(
+            workspace_id, age, self.recheck_s, self._renew, sessionmaker, workspace_id
+        ):
             return None
         return entry.snapshot
 

@@ -11,7 +11,6 @@ lookup. Secret keys are never cached.
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -65,8 +64,10 @@ class PublishableKeyCache:
         if outcome is None:
             return None
         age = time.monotonic() - outcome.looked_up_at
-        renew = partial(self._look_up, sessionmaker, key)
-        return outcome if self._renewals.may_serve(key, age, self.ttl_s, renew) else None
+        renewals = self._renewals
+        if not renewals.may_serve(key, age, self.ttl_s, self._look_up, sessionmaker, key):
+            return None
+        return outcome
 
     async def aclose(self) -> None:
         await self._renewals.aclose()
