@@ -1,12 +1,14 @@
 """Tidings benchmark: the widget hot path against a floor, event ingestion, stats latency.
 
-    .venv/bin/python bench/run.py [--database sqlite|postgresql] [--workers N]
+    .venv/bin/python bench/run.py [--database sqlite|postgresql | --all] [--workers N]
                                   [--duration 10] [--repetitions 3] [--quick]
 
 Seeds a throwaway database, starts a floor (bare Starlette serving the bytes of a real
 feed response) and ``tidings serve``, drives both with wrk, checks that every acknowledged
 event was stored and that the counters match the events, prints a summary and writes it
-to bench/results/<timestamp>.json. See bench/README.md for what each figure means.
+to bench/results/<timestamp>.json. ``--all`` runs every configuration the issue asks
+for, each as its own run of this script, and adds one summary of them all. See
+bench/README.md for what each figure means.
 """
 
 import argparse
@@ -18,6 +20,7 @@ import platform
 import random
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -25,12 +28,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import orjson
@@ -58,6 +63,7 @@ RATE_LIMIT_OFF_THE_CHARTS = "1000000000"
 PROBE_TIMEOUT_S = 30.0
 PHASES = ("feed", "events", "stats")
 COLUMNS = ("measure", "tidings", "floor", "ratio", "target", "verdict")
+HEADERS = ("", "Tidings", "floor", "ratio", "target", "")
 NOISY_CORES = 0.1  # CPU used by other processes during a run, in cores, worth a warning
 
 TARGETS = {
@@ -69,14 +75,39 @@ TARGETS = {
     "rss_mb": 150,
     "stats_ms": 200,
 }
+TARGET_TEXTS = {
+    "feed_200_ratio": "≥ 0.5 x floor",
+    "feed_304_ratio": "≥ 0.7 x floor",
+    "events_per_s": "≥ 15 000/s",
+    "p99_ms_at_8": "≤ 10 ms",
+    "p50_ratio_at_1": "≤ 1.2 x floor",
+    "rss_mb": "≤ 150 MB",
+    "stats_ms": "≤ 200 ms",
+}
+AT_LEAST = {"feed_200_ratio", "feed_304_ratio", "events_per_s"}  # the others are ceilings
+
+# What --all runs: the targets (SQLite, 1 worker), the same on PostgreSQL, and 2 workers.
+CONFIGURATIONS = (("sqlite", 1), ("postgresql", 1), ("sqlite", 2))
+CHILD_STOP_S = 120.0  # an interrupted run stops its servers (25 s each at most), drops its database
+
+
+def meets(target: str, value: float) -> bool:
+    return value >= TARGETS[target] if target in AT_LEAST else value <= TARGETS[target]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark the widget feed, event ingestion and stats against a floor.",
     )
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1)")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], help="default: sqlite")
+    parser.add_argument("--workers", type=int, help="uvicorn workers (default 1)")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="run every configuration: "
+        + ", ".join(f"{db} with {n} worker{'s' if n > 1 else ''}" for db, n in CONFIGURATIONS)
+        + "; then one summary of them all",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--repetitions", type=int, default=3, help="wrk runs per measurement")
     parser.add_argument(
@@ -115,6 +146,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
+    if args.all and (args.database is not None or args.workers is not None):
+        parser.error("--all runs every database and worker count: drop --database and --workers")
+    args.database = args.database or "sqlite"
+    args.workers = 1 if args.workers is None else args.workers
     if unknown := set(args.only) - set(PHASES):
         parser.error(f"--only: unknown phase(s) {', '.join(sorted(unknown))}")
     if args.quick:
@@ -124,6 +159,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.workers < 1 or args.repetitions < 1 or args.duration <= 0:
         parser.error("--workers, --repetitions and --duration must be positive")
     return args
+
+
+def load_estimate_s(args: argparse.Namespace) -> float:
+    """Roughly how long one configuration's load phases take (seeding not counted)."""
+    runs = 8 * ("feed" in args.only) + 2 * ("events" in args.only)
+    return float(runs * args.repetitions * args.duration + 6 * min(2.0, args.duration) + 30)
 
 
 def free_port() -> int:
@@ -207,10 +248,17 @@ class Bench:
         import asyncpg
 
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        self.pg_name = f"tidings_bench_{stamp}_{secrets.token_hex(3)}"
+        name = f"tidings_bench_{stamp}_{secrets.token_hex(3)}"
 
         async def create() -> None:
-            conn = await asyncpg.connect(self.args.pg_dsn)
+            try:
+                conn = await asyncpg.connect(self.args.pg_dsn, timeout=10)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                raise Failure(
+                    f"PostgreSQL is not reachable at {without_password(self.args.pg_dsn)} "
+                    f"(--pg-dsn): {exc}"
+                ) from exc
+            self.pg_name = name  # from here on, cleanup drops it
             try:
                 await conn.execute(f'CREATE DATABASE "{self.pg_name}"')
             finally:
@@ -304,9 +352,7 @@ class Bench:
             self.log(f"server and floor pinned to core {SERVER_CORE}, wrk to core {WRK_CORE}")
         else:
             self.log(f"{args.workers} workers: server and floor not pinned; wrk on core {WRK_CORE}")
-        runs = 8 * ("feed" in args.only) + 2 * ("events" in args.only)
-        estimate = runs * args.repetitions * args.duration + 6 * min(2.0, args.duration) + 30
-        self.log(f"load phases take about {estimate / 60:.0f} min, plus seeding")
+        self.log(f"load phases take about {load_estimate_s(args) / 60:.0f} min, plus seeding")
         ensure_wrk(self.log)
         self.create_database()
         if args.source:
@@ -951,34 +997,34 @@ class Bench:
             return server, floor, ratio
 
         if hasattr(self, "feed_runs"):
-            for key, name, target, text in (
-                ("feed_200", "feed 200 warm, req/s @64", "feed_200_ratio", "≥ 0.5 x floor"),
-                ("feed_304", "feed 304, req/s @64", "feed_304_ratio", "≥ 0.7 x floor"),
+            for key, name, target in (
+                ("feed_200", "feed 200 warm, req/s @64", "feed_200_ratio"),
+                ("feed_304", "feed 304, req/s @64", "feed_304_ratio"),
             ):
                 server, floor, ratio = versus(key, self.feed_runs[key], lambda r: r.rps)
-                add(name, server.show(), floor.show(), f"{ratio:.2f}", text,
-                    ratio >= TARGETS[target])  # fmt: skip
+                add(name, server.show(), floor.show(), f"{ratio:.2f}", TARGET_TEXTS[target],
+                    meets(target, ratio))  # fmt: skip
             server, floor, ratio = versus(
                 "feed_p99_ms_at_8", self.feed_runs["feed_8"], lambda r: r.latency_ms["p99"]
             )
             add("feed p99 @8, ms", server.show(".2f"), floor.show(".2f"), f"{ratio:.2f}",
-                "≤ 10 ms", server.median <= TARGETS["p99_ms_at_8"])  # fmt: skip
+                TARGET_TEXTS["p99_ms_at_8"], meets("p99_ms_at_8", server.median))  # fmt: skip
             server, floor, ratio = versus(
                 "feed_p50_ms_at_1", self.feed_runs["feed_1"], lambda r: r.latency_ms["p50"]
             )
             add("feed p50 @1, ms", server.show(".3f"), floor.show(".3f"), f"{ratio:.2f}",
-                "≤ 1.2 x floor", ratio <= TARGETS["p50_ratio_at_1"])  # fmt: skip
+                TARGET_TEXTS["p50_ratio_at_1"], meets("p50_ratio_at_1", ratio))  # fmt: skip
         if hasattr(self, "event_runs"):
             saturated = self.event_runs["events_64"]
             rate = Spread.of([r.accepted / r.duration_s for r in saturated])
             figures["events_per_s"] = vars(rate)
             figures["events_rps"] = vars(Spread.of([r.rps for r in saturated]))
-            add("events acked/s @64 (10/req)", rate.show(), "-", "-", "≥ 15 000/s",
-                rate.median >= TARGETS["events_per_s"])  # fmt: skip
+            add("events acked/s @64 (10/req)", rate.show(), "-", "-",
+                TARGET_TEXTS["events_per_s"], meets("events_per_s", rate.median))  # fmt: skip
             p99 = Spread.of([r.latency_ms["p99"] for r in answered(self.event_runs["events_8"])])
             figures["events_p99_ms_at_8"] = vars(p99)
-            add("events p99 @8, ms", p99.show(".2f"), "-", "-", "≤ 10 ms",
-                p99.median <= TARGETS["p99_ms_at_8"])  # fmt: skip
+            add("events p99 @8, ms", p99.show(".2f"), "-", "-",
+                TARGET_TEXTS["p99_ms_at_8"], meets("p99_ms_at_8", p99.median))  # fmt: skip
         memory = self.results.get("memory_kb", {})
         if memory.get("tidings"):
             rss = [w.get("VmRSS", 0) / 1024 for w in memory["tidings"]]
@@ -989,8 +1035,8 @@ class Bench:
                 " / ".join(f"{v:.0f}" for v in rss),
                 " / ".join(f"{v:.0f}" for v in floor_rss) or "-",
                 "-",
-                "≤ 150 MB",
-                max(rss) <= TARGETS["rss_mb"],
+                TARGET_TEXTS["rss_mb"],
+                meets("rss_mb", max(rss)),
             )
         for name, label in (
             ("announcement_day", "stats 1 ann., day, ms"),
@@ -1004,8 +1050,8 @@ class Bench:
                     f"{timing['median_ms']:.1f} ({timing['min_ms']:.1f}-{timing['max_ms']:.1f})",
                     "-",
                     "-",
-                    "≤ 200 ms",
-                    timing["median_ms"] <= TARGETS["stats_ms"],
+                    TARGET_TEXTS["stats_ms"],
+                    meets("stats_ms", timing["median_ms"]),
                 )
         durability = self.results.get("durability")
         if durability:
@@ -1038,7 +1084,7 @@ class Bench:
         print("median (min-max) over repetitions; floor = bare Starlette serving the same bytes")
         if not graded:
             print("targets are for SQLite with 1 worker: verdicts in parentheses are for reference")
-        print(format_table(rows))
+        print(format_table(HEADERS, [[row[c] for c in COLUMNS] for row in rows]))
         others = [r.cpu.get("other_processes_cores", 0.0) for r in self.runs if r.cpu]
         steal = [r.cpu.get("steal_cores", 0.0) for r in self.runs if r.cpu]
         if others:
@@ -1104,7 +1150,7 @@ class Bench:
             **self.results,
         }
         path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str))
-        print(f"\nwritten to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        print(f"\nwritten to {shown_path(path)}")
 
     # --- cleanup -----------------------------------------------------------------------
 
@@ -1165,22 +1211,21 @@ def describe_error(entry: dict[str, Any]) -> str:
     return f"{message}: {last}{where}"[:400]
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    columns = COLUMNS
-    headers = {
-        "measure": "",
-        "tidings": "Tidings",
-        "floor": "floor",
-        "ratio": "ratio",
-        "target": "target",
-        "verdict": "",
-    }
-    widths = {c: max(len(headers[c]), *(len(str(r[c])) for r in rows)) for c in columns}
-    lines = ["  ".join(headers[c].ljust(widths[c]) for c in columns).rstrip()]
-    lines.append("  ".join("-" * widths[c] for c in columns))
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
     for row in rows:
-        lines.append("  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
+        lines.append("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+def shown_path(path: Path) -> str:
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def without_password(dsn: str) -> str:
+    return re.sub(r"//([^/:@]*):[^/@]*@", r"//\1:***@", dsn)
 
 
 def environment(source: Path) -> dict[str, Any]:
@@ -1222,6 +1267,296 @@ def environment(source: Path) -> dict[str, Any]:
     }
 
 
+# --- every configuration (--all) ---------------------------------------------------------
+
+# The main figures of one configuration, as the combined summary shows them:
+# label, key in Configuration.figures(), format, target (None: no target).
+SUMMARY_ROWS = (
+    ("feed 200, req/s @64", "feed_200_rps", ",.0f", None),
+    ("  ratio to floor", "feed_200_ratio", ".2f", "feed_200_ratio"),
+    ("feed 304, req/s @64", "feed_304_rps", ",.0f", None),
+    ("  ratio to floor", "feed_304_ratio", ".2f", "feed_304_ratio"),
+    ("feed p99 @8, ms", "feed_p99_ms_at_8", ".2f", "p99_ms_at_8"),
+    ("feed p50 @1, ms", "feed_p50_ms_at_1", ".3f", None),
+    ("  ratio to floor", "feed_p50_ratio_at_1", ".2f", "p50_ratio_at_1"),
+    ("events acked/s @64", "events_per_s", ",.0f", "events_per_s"),
+    ("events p99 @8, ms", "events_p99_ms_at_8", ".2f", "p99_ms_at_8"),
+    ("worker RSS, MB", "worker_rss_mb", ".0f", "rss_mb"),
+    ("stats day / hour / all, ms", "stats_ms", ".0f", "stats_ms"),
+)
+STATS_CALLS_SHOWN = ("announcement_day", "announcement_hour", "workspace")
+
+
+@dataclass
+class Configuration:
+    """One run of this script under --all, and what it left behind."""
+
+    database: str
+    workers: int
+    status: int | None = None  # exit status; None: not run
+    results_file: Path | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+    stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=40))
+
+    @property
+    def name(self) -> str:
+        return f"{self.database} w{self.workers}"
+
+    @property
+    def is_graded(self) -> bool:
+        """The targets are for SQLite with 1 worker."""
+        return self.database == "sqlite" and self.workers == 1
+
+    def figures(self) -> dict[str, Any]:
+        """The figures of SUMMARY_ROWS from its results file (None where not measured)."""
+        figures = self.results.get("figures", {})
+
+        def pick(*path: str) -> Any:
+            value: Any = figures
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            return value
+
+        stats = self.results.get("stats_latency", {})
+        return {
+            "feed_200_rps": pick("feed_200", "tidings", "median"),
+            "feed_200_ratio": pick("feed_200", "ratio"),
+            "feed_304_rps": pick("feed_304", "tidings", "median"),
+            "feed_304_ratio": pick("feed_304", "ratio"),
+            "feed_p99_ms_at_8": pick("feed_p99_ms_at_8", "tidings", "median"),
+            "feed_p50_ms_at_1": pick("feed_p50_ms_at_1", "tidings", "median"),
+            "feed_p50_ratio_at_1": pick("feed_p50_ms_at_1", "ratio"),
+            "events_per_s": pick("events_per_s", "median"),
+            "events_p99_ms_at_8": pick("events_p99_ms_at_8", "median"),
+            "worker_rss_mb": pick("worker_rss_mb"),
+            "stats_ms": [stats[n]["median_ms"] for n in STATS_CALLS_SHOWN if n in stats] or None,
+        }
+
+    def verdicts(self) -> dict[str, bool]:
+        figures = self.figures()
+        verdicts = {}
+        for _, key, _, target in SUMMARY_ROWS:
+            value = figures[key]
+            if target is None or value is None:
+                continue
+            # The lists (one RSS per worker, one time per stats call) are under ceilings.
+            verdicts[key] = meets(target, max(value) if isinstance(value, list) else value)
+        return verdicts
+
+    def failed_checks(self) -> list[str]:
+        """Its failures (checks) and anomalies (misbehaviour under load), as it reported them."""
+        return [*self.results.get("failures", []), *self.results.get("anomalies", [])]
+
+    def problems(self) -> list[str]:
+        """What went wrong: its failed checks, or why it wrote no results."""
+        if self.status is None:
+            return ["not run"]
+        if self.status == 130:
+            return ["interrupted"]
+        if self.results:
+            return self.failed_checks() or ([f"exit status {self.status}"] if self.status else [])
+        said = [line for line in self.stderr_tail if line.startswith("benchmark failed:")]
+        last = said or [line for line in self.stderr_tail if line.strip()] or ["(nothing)"]
+        return [f"exit status {self.status} before writing its results: {last[-1]}"]
+
+
+def child_argv(args: argparse.Namespace, configuration: Configuration) -> list[str]:
+    """This script for one configuration, with the options --all was given."""
+    argv = [sys.executable, str(BENCH / "run.py")]
+    argv += ["--database", configuration.database, "--workers", str(configuration.workers)]
+    if args.quick:
+        argv.append("--quick")  # which sets the duration and repetitions itself
+    else:
+        argv += ["--duration", str(args.duration), "--repetitions", str(args.repetitions)]
+    argv += ["--stats-events", str(args.stats_events), "--only", ",".join(args.only)]
+    argv += ["--wait-quiet", str(args.wait_quiet), "--pg-dsn", args.pg_dsn]
+    if args.source:
+        argv += ["--source", str(args.source.resolve())]
+    if args.keep:
+        argv.append("--keep")
+    return argv
+
+
+def relay(stream: IO[bytes], tail: deque[str]) -> None:
+    """Pass a child's stderr through as it comes, keeping its last lines."""
+    for line in stream:
+        sys.stderr.buffer.write(line)
+        sys.stderr.flush()
+        tail.append(line.decode(errors="replace").rstrip())
+
+
+def stop_child(child: subprocess.Popen[bytes]) -> int:
+    """SIGTERM: the child stops what it started and drops its database, as on Ctrl-C."""
+    child.send_signal(signal.SIGTERM)
+    try:
+        return child.wait(CHILD_STOP_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        return child.wait()
+
+
+def run_configuration(args: argparse.Namespace, configuration: Configuration) -> None:
+    """Run this script for one configuration; its output streams through as it comes."""
+    pattern = f"*-{configuration.database}-w{configuration.workers}.json"
+    before = set(RESULTS.glob(pattern))
+    argv = child_argv(args, configuration)
+    shown = [shown_path(Path(argv[1])), *(without_password(arg) for arg in argv[2:])]
+    print(f"\n=== {configuration.name}: {shlex.join(shown)}", flush=True)
+    child: subprocess.Popen[bytes] | None = None
+    relaying: threading.Thread | None = None
+    try:
+        # A session of its own, so that Ctrl-C at the terminal reaches only this process,
+        # which passes it on once: a second signal would cut the child's cleanup short.
+        child = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        assert child.stderr is not None
+        relaying = threading.Thread(
+            target=relay, args=(child.stderr, configuration.stderr_tail), daemon=True
+        )
+        relaying.start()
+        configuration.status = child.wait()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if child is not None:
+            print(f"\ninterrupted: stopping the {configuration.name} run", file=sys.stderr)
+            configuration.status = stop_child(child)
+        raise
+    finally:
+        if relaying is not None:
+            relaying.join(5)  # a grandchild may hold the pipe: don't wait for it long
+    written = sorted(set(RESULTS.glob(pattern)) - before)
+    if written:
+        configuration.results_file = written[-1]
+        configuration.results = orjson.loads(written[-1].read_bytes())
+
+
+def run_all(args: argparse.Namespace) -> int:
+    """Every configuration, one after another, each as its own run; then one summary."""
+    started, started_at = time.monotonic(), datetime.now(UTC)
+    configurations = [Configuration(database, workers) for database, workers in CONFIGURATIONS]
+    print(
+        f"Tidings benchmark, every configuration: "
+        f"{', '.join(c.name for c in configurations)}, one after another; the load takes "
+        f"about {load_estimate_s(args) / 60:.0f} min each, plus seeding",
+        flush=True,
+    )
+    is_interrupted = False
+    try:
+        for configuration in configurations:
+            run_configuration(args, configuration)
+            if configuration.status == 130:  # someone signalled the child itself
+                is_interrupted = True
+                break
+    except KeyboardInterrupt:
+        is_interrupted = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    summarize_all(args, configurations, started_at, time.monotonic() - started, is_interrupted)
+    if is_interrupted:
+        return 130
+    return 0 if all(c.status == 0 for c in configurations) else 1
+
+
+def combined_table(configurations: Sequence[Configuration]) -> list[list[str]]:
+    def show(value: Any, fmt: str) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, list):
+            return " / ".join(f"{v:{fmt}}" for v in value)
+        return f"{value:{fmt}}"
+
+    rows = []
+    for label, key, fmt, target in SUMMARY_ROWS:
+        row = [label]
+        for configuration in configurations:
+            cell = show(configuration.figures()[key], fmt)
+            verdicts = configuration.verdicts()
+            if configuration.is_graded and key in verdicts:
+                cell += "  ok" if verdicts[key] else "  MISS"
+            row.append(cell)
+        rows.append([*row, TARGET_TEXTS[target] if target else ""])
+    checks = []
+    for configuration in configurations:
+        failed = configuration.failed_checks()
+        checks.append(
+            "-" if not configuration.results else f"{len(failed)} failed" if failed else "ok"
+        )
+    rows.append(["checks", *checks, "all ok"])
+    statuses = ["not run" if c.status is None else str(c.status) for c in configurations]
+    rows.append(["exit status", *statuses, "0"])
+    return rows
+
+
+def summarize_all(
+    args: argparse.Namespace,
+    configurations: Sequence[Configuration],
+    started_at: datetime,
+    seconds: float,
+    is_interrupted: bool,
+) -> None:
+    headers = ["", *(c.name for c in configurations), "target"]
+    rows = combined_table(configurations)
+    graded = next(c.name for c in configurations if c.is_graded)
+    print()
+    print(
+        f"Tidings benchmark, every configuration — {CONNECTIONS} connections, "
+        f"{args.repetitions} x {args.duration:g} s, {seconds / 60:.1f} min in all"
+        + (" (interrupted)" if is_interrupted else "")
+    )
+    print(f"medians over repetitions; the targets are for {graded}: its cells say ok or MISS")
+    print(format_table(headers, rows))
+    problems = [(c.name, p) for c in configurations for p in c.problems()]
+    if problems:
+        print("\nProblems:")
+        for name, problem in problems:
+            print(f"  - {name}: {problem.splitlines()[0][:300]}")
+    print("\nResults of each run:")
+    for configuration in configurations:
+        where = configuration.results_file
+        print(f"  {configuration.name}: {shown_path(where) if where else 'none'}")
+
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}-all.json"
+    document = {
+        "started_at": started_at.isoformat(),
+        "seconds": round(seconds, 1),
+        "interrupted": is_interrupted,
+        "config": {
+            "configurations": [c.name for c in configurations],
+            "duration_s": args.duration,
+            "repetitions": args.repetitions,
+            "quick": args.quick,
+            "only": args.only,
+            "stats_events": args.stats_events,
+            "wait_quiet_s": args.wait_quiet,
+            "connections": CONNECTIONS,
+            "source": str(args.source.resolve()) if args.source else str(ROOT),
+        },
+        "environment": environment(args.source or ROOT),
+        "targets": TARGETS,
+        "configurations": [
+            {
+                "name": c.name,
+                "database": c.database,
+                "workers": c.workers,
+                "is_graded": c.is_graded,
+                "exit_status": c.status,
+                "results_file": shown_path(c.results_file) if c.results_file else None,
+                "figures": c.figures(),
+                "verdicts": c.verdicts(),
+                "problems": c.problems(),
+            }
+            for c in configurations
+        ],
+        "table": {"headers": headers, "rows": rows},
+    }
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str))
+    print(f"\nwritten to {shown_path(path)}")
+
+
 def main() -> int:
     args = parse_args()
 
@@ -1230,6 +1565,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)  # also when started with SIGINT ignored (nohup, &)
+    if args.all:
+        return run_all(args)
     bench = Bench(args)
     failed = True
     try:
