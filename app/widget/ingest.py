@@ -24,7 +24,9 @@ so an acknowledged event is never lost on shutdown.
 
 import asyncio
 import concurrent.futures
+import fcntl
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -241,6 +243,9 @@ class _SqliteWriter:
         self._thread = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="event-commit"
         )
+        self._turns: _WriterTurns | None = None
+        if database and database != ":memory:":
+            self._turns = _WriterTurns(database, self._thread)
         self._wal_restart_frames = wal_restart_frames
 
     def _open(self) -> Connection:
@@ -249,15 +254,21 @@ class _SqliteWriter:
         return self._connection
 
     async def transaction(self, group: list[Submission]) -> list[IngestResult]:
-        connection = self._open()
-        driver = connection.connection.driver_connection
-        _execute(driver, "BEGIN IMMEDIATE")
+        if self._turns is not None:
+            await self._turns.take()
         try:
-            results = write_group(connection, group)
-        except BaseException:
-            _roll_back(driver)
-            raise
-        await self._in_thread(_commit, driver)
+            connection = self._open()
+            driver = connection.connection.driver_connection
+            _execute(driver, "BEGIN IMMEDIATE")
+            try:
+                results = write_group(connection, group)
+            except BaseException:
+                _roll_back(driver)
+                raise
+            await self._in_thread(_commit, driver)
+        finally:
+            if self._turns is not None:
+                self._turns.give_back()
         if self._checkpointer is not None:
             self._checkpointer.nudge()
         return results
@@ -290,6 +301,46 @@ class _SqliteWriter:
         self._engine.dispose()
         if self._checkpointer is not None:
             self._checkpointer.close()
+        if self._turns is not None:
+            self._turns.close()
+
+
+class _WriterTurns:
+    """The event writers of several processes on one SQLite file take turns.
+
+    SQLite's write lock has no queue. A writer that finds it taken can only try again
+    later, and the writer holding it takes it again right after its commit, its next group
+    being ready by then: with ``--workers 2`` one worker's groups waited 20 to 300 ms
+    while the other wrote, and the events p99 at 8 connections went from 8 ms to 300.
+    A lock on a file beside the database (``flock``) has waiters: the kernel wakes the
+    one waiting when the holder lets go, so the writers alternate. Only the event writers
+    take it; every other write still waits in SQLite, as before. A crashed holder's turn
+    ends with its process.
+    """
+
+    def __init__(self, database: str, thread: concurrent.futures.ThreadPoolExecutor) -> None:
+        self._fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._thread = thread  # the writer's own: idle while the writer waits for its turn
+
+    async def take(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return  # nobody else writing: the usual case
+        except BlockingIOError:
+            pass
+        waiting = self._thread.submit(fcntl.flock, self._fd, fcntl.LOCK_EX)
+        try:
+            await asyncio.wrap_future(waiting)
+        except asyncio.CancelledError:
+            # The turn may still come; whoever waits next must not find it taken.
+            waiting.add_done_callback(lambda _: self.give_back())
+            raise
+
+    def give_back(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 class _Checkpointer:

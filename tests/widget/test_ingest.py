@@ -5,6 +5,8 @@ waits its window first), so these tests control what is written together.
 """
 
 import asyncio
+import concurrent.futures
+import fcntl
 import hashlib
 import os
 import uuid
@@ -26,7 +28,7 @@ from app.kit.db_types import UTCDateTime
 from app.models import AnnouncementStats, EndUser, Event, UserState
 from app.widget.engagement import COUNTERS, bucket_of
 from app.widget.feed import Visitor
-from app.widget.ingest import EventIngestor
+from app.widget.ingest import EventIngestor, _WriterTurns
 from app.widget.runtime import WidgetRuntime
 from app.widget.service import _incoming, _validated
 from app.widget.writer import REUSED_ID, IncomingEvent, IngestResult, Submission
@@ -419,6 +421,58 @@ class TestTwoWriters:
         assert totals == await expected_counters(session, tenant.workspace_id)
         seen = (await session.execute(select(func.sum(UserState.seen_count)))).scalar_one()
         assert seen == 160
+
+
+class TestWriterTurns:
+    async def test_a_writer_waits_for_its_turn_then_writes(
+        self, app: FastAPI, session: AsyncSession, tenant: Tenant, settings: Settings
+    ) -> None:
+        """While another worker's writer has its turn, a group waits for it, then is written.
+
+        On SQLite the event writers of several workers take turns through a lock beside
+        the database file: SQLite's own lock has no queue, and one worker lost it to the
+        other for up to 300 ms at a time. PostgreSQL has no turns: the group goes at once.
+        """
+        announcement = (await create_announcement(session, tenant.workspace_id)).id
+        other_worker = None
+        if settings.is_sqlite:
+            database = make_url(settings.database_url).database
+            other_worker = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT)
+            fcntl.flock(other_worker, fcntl.LOCK_EX)  # its group is being written
+        try:
+            batch = submission(
+                tenant.workspace_id, [incoming("impression", announcement)], user_id="u-1"
+            )
+            pending = asyncio.ensure_future(ingestor_of(app).submit(batch))
+            await asyncio.sleep(0.3)
+            assert pending.done() is (other_worker is None)
+        finally:
+            if other_worker is not None:
+                fcntl.flock(other_worker, fcntl.LOCK_UN)
+                os.close(other_worker)
+        result = await asyncio.wait_for(pending, 10)
+        assert (result.accepted, result.duplicates, result.rejected) == (1, 0, [])
+        assert await stored_events(session, tenant.workspace_id) == 1
+
+    async def test_a_turn_given_up_while_waiting_is_not_kept(self, tmp_path: Any) -> None:
+        database = str(tmp_path / "tidings.db")
+        thread = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        turns = _WriterTurns(database, thread)
+        other_worker = os.open(f"{database}-writer.lock", os.O_RDWR)
+        try:
+            fcntl.flock(other_worker, fcntl.LOCK_EX)
+            waiting = asyncio.ensure_future(turns.take())
+            await asyncio.sleep(0.05)
+            waiting.cancel()  # the writer stops while it waits
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            fcntl.flock(other_worker, fcntl.LOCK_UN)
+            # The turn reaches the cancelled waiter's thread, which gives it back at once.
+            thread.shutdown(wait=True)
+            fcntl.flock(other_worker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other_worker)
+            turns.close()
 
 
 class TestOverHttp:
