@@ -163,7 +163,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def load_estimate_s(args: argparse.Namespace) -> float:
     """Roughly how long one configuration's load phases take (seeding not counted)."""
-    runs = 8 * ("feed" in args.only) + 2 * ("events" in args.only)
+    runs = 10 * ("feed" in args.only) + 2 * ("events" in args.only)
     return float(runs * args.repetitions * args.duration + 6 * min(2.0, args.duration) + 30)
 
 
@@ -735,7 +735,23 @@ class Bench:
         p50 = self.series(
             "feed @1", "feed.lua", feed_args, both, expect=200, connections=1, threads=1
         )
-        self.feed_runs = {"feed_200": feed, "feed_304": not_modified, "feed_8": p99, "feed_1": p50}
+        # No target: what a returning visitor's poll costs one at a time (most polls).
+        p50_304 = self.series(
+            "feed 304 @1",
+            "feed_304.lua",
+            lambda t: [key, etags, USER_AGENT],
+            both,
+            expect=304,
+            connections=1,
+            threads=1,
+        )
+        self.feed_runs = {
+            "feed_200": feed,
+            "feed_304": not_modified,
+            "feed_8": p99,
+            "feed_1": p50,
+            "feed_304_1": p50_304,
+        }
         if any(r.count(200) for r in not_modified["tidings"]):
             self.anomalies.append(
                 "feed 304 run got 200s: ETags changed since they were fetched (midnight UTC?)"
@@ -1014,6 +1030,11 @@ class Bench:
             )
             add("feed p50 @1, ms", server.show(".3f"), floor.show(".3f"), f"{ratio:.2f}",
                 TARGET_TEXTS["p50_ratio_at_1"], meets("p50_ratio_at_1", ratio))  # fmt: skip
+            server, floor, ratio = versus(
+                "feed_304_p50_ms_at_1", self.feed_runs["feed_304_1"], lambda r: r.latency_ms["p50"]
+            )
+            add("feed 304 p50 @1, ms", server.show(".3f"), floor.show(".3f"), f"{ratio:.2f}",
+                "-", None)  # fmt: skip
         if hasattr(self, "event_runs"):
             saturated = self.event_runs["events_64"]
             rate = Spread.of([r.accepted / r.duration_s for r in saturated])
@@ -1279,6 +1300,8 @@ SUMMARY_ROWS = (
     ("feed p99 @8, ms", "feed_p99_ms_at_8", ".2f", "p99_ms_at_8"),
     ("feed p50 @1, ms", "feed_p50_ms_at_1", ".3f", None),
     ("  ratio to floor", "feed_p50_ratio_at_1", ".2f", "p50_ratio_at_1"),
+    ("feed 304 p50 @1, ms", "feed_304_p50_ms_at_1", ".3f", None),
+    ("  ratio to floor", "feed_304_p50_ratio_at_1", ".2f", None),
     ("events acked/s @64", "events_per_s", ",.0f", "events_per_s"),
     ("events p99 @8, ms", "events_p99_ms_at_8", ".2f", "p99_ms_at_8"),
     ("worker RSS, MB", "worker_rss_mb", ".0f", "rss_mb"),
@@ -1326,6 +1349,8 @@ class Configuration:
             "feed_p99_ms_at_8": pick("feed_p99_ms_at_8", "tidings", "median"),
             "feed_p50_ms_at_1": pick("feed_p50_ms_at_1", "tidings", "median"),
             "feed_p50_ratio_at_1": pick("feed_p50_ms_at_1", "ratio"),
+            "feed_304_p50_ms_at_1": pick("feed_304_p50_ms_at_1", "tidings", "median"),
+            "feed_304_p50_ratio_at_1": pick("feed_304_p50_ms_at_1", "ratio"),
             "events_per_s": pick("events_per_s", "median"),
             "events_p99_ms_at_8": pick("events_p99_ms_at_8", "median"),
             "worker_rss_mb": pick("worker_rss_mb"),
