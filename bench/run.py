@@ -532,6 +532,7 @@ class Bench:
             "headers": {k: v for k, v in response.headers.items() if k in keep and k != "etag"}
             | {"etag": response.headers["etag"]},
             "etags": [etag for _, etag in pairs],
+            "user_etags": pairs,  # for bench/inprocess.py
             "user": typical,
         }
         (self.tmp / "feed_body.json").write_bytes(self.feed_body)
