@@ -155,7 +155,10 @@ class PostgresUserReader:
     """PostgreSQL through asyncpg's own pool: one prepared statement, one round trip a read.
 
     Through the async engine the same read cost about three times as much (the pool's
-    pre-ping, its reset on return, SQLAlchemy's result machinery). Errors that say the
+    pre-ping, its reset on return, SQLAlchemy's result machinery). asyncpg's own pool
+    also resets a connection when it comes back (``RESET ALL``, ``UNLISTEN *``, ...: a
+    second round trip per read) unless told otherwise; this reader only ever runs its
+    SELECT, which leaves nothing to reset (``_nothing_to_reset``). Errors that say the
     database cannot serve now are answered 503, as the engine's are.
     """
 
@@ -210,6 +213,7 @@ class PostgresUserReader:
                         server_settings={
                             "statement_timeout": str(settings.db_statement_timeout_ms)
                         },
+                        reset=_nothing_to_reset,
                     )
                 except _UNAVAILABLE as exc:
                     raise _unavailable() from exc
@@ -219,6 +223,12 @@ class PostgresUserReader:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    # asyncpg still rolls back a transaction left open before calling this; the reader's
+    # one SELECT sets no session state, holds no lock and listens to nothing.
+    return None
 
 
 # What says "the database cannot serve you now" (connection lost or refused, cancelled by

@@ -3,6 +3,7 @@
 import asyncio
 import sqlite3
 
+import asyncpg
 from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
@@ -67,3 +68,24 @@ class TestReadsAroundACommit:
         if settings.is_sqlite:
             # A transaction left open would hold back WAL checkpoints.
             assert not app.state.widget.reader.connection.in_transaction
+
+
+class TestPostgresRoundTrips:
+    async def test_a_connection_goes_back_to_the_pool_without_a_reset(
+        self, app: FastAPI, settings: Settings, widget: WidgetClient, tenant: Tenant
+    ) -> None:
+        """asyncpg resets a connection it gets back (``RESET ALL``, ``UNLISTEN *``...) unless
+        told otherwise: a second round trip for every poll, on a session the reader's one
+        SELECT never changes. (SQLite: one plain connection, no pool, nothing to check.)"""
+        await widget.identify({"user_id": "7", "attributes": {}})
+        reader = app.state.widget.reader
+        assert await reader.read_profile(tenant.workspace_id, Visitor("7", None, None))
+        if settings.is_sqlite:
+            return
+        pool: asyncpg.Pool = reader._pool
+        queries: list[str] = []
+        async with pool.acquire() as connection:
+            connection.add_query_logger(lambda record: queries.append(record.query))
+            await connection.fetchval("SELECT 1")
+        # Released: asyncpg's default would have run its reset query just now.
+        assert queries == ["SELECT 1"]
