@@ -310,12 +310,12 @@ class _WriterTurns:
 
     SQLite's write lock has no queue. A writer that finds it taken can only try again
     later, and the writer holding it takes it again right after its commit, its next group
-    being ready by then: with ``--workers 2`` one worker's groups waited 20 to 300 ms
-    while the other wrote, and the events p99 at 8 connections went from 8 ms to 300.
-    A lock on a file beside the database (``flock``) has waiters: the kernel wakes the
-    one waiting when the holder lets go, so the writers alternate. Only the event writers
-    take it; every other write still waits in SQLite, as before. A crashed holder's turn
-    ends with its process.
+    being ready by then: with ``--workers 2`` one worker's groups waited 20 to 190 ms
+    while the other wrote, and the events p99 at 8 connections was over 300 ms in some
+    runs (8 ms in others). A lock on a file beside the database (``flock``) has waiters:
+    the kernel wakes the one waiting when the holder lets go, so the writers alternate
+    (p99 11-12 ms in every run since). Only the event writers take it; every other write
+    still waits in SQLite, as before. A crashed holder's turn ends with its process.
     """
 
     def __init__(self, database: str, thread: concurrent.futures.ThreadPoolExecutor) -> None:
