@@ -3,9 +3,13 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /opt/tidings
+# Whole directories, so files added under them (templates, static assets) come along;
+# widget/dist is the built widget that pyproject.toml packages as data.
+# tests/ops/test_docker_image.py builds the wheel from exactly these paths.
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY migrations ./migrations
+COPY widget/dist ./widget/dist
 RUN /opt/tidings/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim
