@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.announcements.files import AnnouncementFileError, parse_announcement_file
 from app.announcements.schemas import AnnouncementCreate
 from app.announcements.service import announcement_service
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.demo.page import seed_demo
 from app.engagement.csv_export import to_csv
@@ -56,9 +56,26 @@ WorkspaceOption = Annotated[
 ]
 
 
+def _settings() -> Settings:
+    """The settings, or each configuration error on one line (no secret echoed) and exit 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False):
+            setting = "_".join(str(part) for part in error["loc"]).upper()
+            prefix = f"TIDINGS_{setting}: " if setting else ""
+            message = str(error["msg"]).removeprefix("Value error, ")
+            errors.print(
+                f"[red]configuration error:[/red] {prefix}{message}",
+                soft_wrap=True,
+                highlight=False,
+            )
+        raise typer.Exit(2) from None
+
+
 def _run_in_session(work: Callable[[AsyncSession], Awaitable[T]], *, commit: bool = True) -> T:
     """Migrate, then run ``work`` in one transaction (committed unless told not to)."""
-    settings = get_settings()
+    settings = _settings()
     upgrade_database(settings.database_url)
 
     async def run() -> T:
@@ -115,7 +132,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Upgrade the database, then serve the API (and the widget) with uvicorn."""
-    settings = get_settings()
+    settings = _settings()
     upgrade_database(settings.database_url)
     uvicorn.run(
         "app.main:create_configured_app",
@@ -158,7 +175,7 @@ def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Upgrade the database schema (to the latest revision by default)."""
-    settings = get_settings()
+    settings = _settings()
     upgrade_database(settings.database_url, revision)
     console.print(f"database at [bold]{revision}[/bold]")
 
@@ -394,7 +411,7 @@ def purge_events(
     ] = None,
 ) -> None:
     """Delete old raw events. Counts, unique counts and users' state stay as they are."""
-    days = older_than_days or get_settings().event_retention_days
+    days = older_than_days or _settings().event_retention_days
 
     async def work(session: AsyncSession) -> int:
         return await engagement_service.purge_events(session, timedelta(days=days))

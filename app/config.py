@@ -6,8 +6,10 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Self
 
 import orjson
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.kit.secret_strength import GENERATE_HINT, secret_weakness
 
 
 class Environment(StrEnum):
@@ -20,6 +22,28 @@ class LogFormat(StrEnum):
     text = "text"
 
 
+class _OperatorGenerated:
+    """Marks a secret the operator makes up: production refuses a weak one (see below)."""
+
+
+def _blank_is_unset(value: Any) -> Any:
+    # `TIDINGS_X=` in a compose file or .env means "none": the feature is off, and said so
+    # at start-up (Settings.disabled_features), never a secret that nobody can match.
+    if isinstance(value, str | SecretStr):
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not text.strip():
+            return None
+    return value
+
+
+# Every secret-like setting is one of these two types. Blank means unset for both;
+# GeneratedSecret is also held to the strength rule in production (app/kit/secret_strength.py).
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_unset)]
+GeneratedSecret = Annotated[
+    SecretStr | None, BeforeValidator(_blank_is_unset), _OperatorGenerated()
+]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TIDINGS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -27,7 +51,7 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.development
     database_url: str = "sqlite+aiosqlite:///./tidings.db"
-    admin_token: SecretStr | None = None
+    admin_token: GeneratedSecret = None
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json
 
@@ -77,7 +101,7 @@ class Settings(BaseSettings):
     rate_limit_auth_failures_per_min: float = Field(default=10, ge=0)
     rate_limit_auth_failures_burst: int = Field(default=20, ge=1)
     # Unset: limits are kept per process. Set: shared by every replica through Redis.
-    redis_url: SecretStr | None = None
+    redis_url: OptionalSecret = None
     redis_key_prefix: str = Field(default="tidings:rl:", min_length=1, max_length=100)
     # Peers whose X-Forwarded-For is believed (CIDRs, comma-separated in the environment).
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
@@ -97,14 +121,40 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_weak_admin_token(self) -> Self:
-        token = self.admin_token.get_secret_value() if self.admin_token else None
-        if token is not None and len(token) < 24 and self.environment is Environment.production:
-            raise ValueError(
-                "TIDINGS_ADMIN_TOKEN must be at least 24 characters in production "
-                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-            )
+    def _refuse_weak_secrets(self) -> Self:
+        if self.environment is not Environment.production:
+            return self
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None or not any(isinstance(m, _OperatorGenerated) for m in field.metadata):
+                continue
+            weakness = secret_weakness(value.get_secret_value())
+            if weakness is not None:
+                raise ValueError(
+                    f"TIDINGS_{name.upper()} is too weak for production: {weakness} "
+                    f"({GENERATE_HINT}; or set it empty to switch its feature off)"
+                )
         return self
+
+    def disabled_features(self) -> list[str]:
+        """One sentence per feature this configuration switches off, for the start-up log."""
+        off = []
+        if self.admin_token is None:
+            how = "empty" if "admin_token" in self.model_fields_set else "unset"
+            off.append(
+                f"the instance admin API (POST /v1/workspaces) is disabled: "
+                f"TIDINGS_ADMIN_TOKEN is {how}"
+            )
+        if self.redis_url is None:
+            off.append(
+                "shared rate limits are disabled (each process keeps its own): "
+                "TIDINGS_REDIS_URL is unset"
+            )
+        rates = [n for n in type(self).model_fields if n.startswith("rate_limit_")]
+        for name in rates:
+            if name.endswith(("_per_s", "_per_min")) and getattr(self, name) == 0:
+                off.append(f"a rate limit is disabled: TIDINGS_{name.upper()} is 0")
+        return off
 
     @property
     def is_sqlite(self) -> bool:

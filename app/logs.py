@@ -47,6 +47,13 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+def log_disabled_features(disabled: list[str]) -> None:
+    """At start-up, one line per feature the configuration switches off (Settings)."""
+    logger = logging.getLogger("tidings.config")
+    for sentence in disabled:
+        logger.info(sentence)
+
+
 _PARAMETER_LOGGERS = ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "asyncpg")
 
 

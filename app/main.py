@@ -16,7 +16,7 @@ from app.demo.page import router as demo_router
 from app.engagement.endpoints import router as engagement_router
 from app.errors import install_error_handlers
 from app.kit.openapi import install_problem_documentation
-from app.logs import configure_logging
+from app.logs import configure_logging, log_disabled_features
 from app.middleware import RequestMiddleware
 from app.ops.endpoints import router as ops_router
 from app.ratelimit.policy import RateLimits
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_disabled_features(settings.disabled_features())
         await rate_limits.start()
         engine = create_engine(settings)
         app.state.engine = engine
