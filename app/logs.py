@@ -17,6 +17,9 @@ _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {
 }
 
 
+_JSON_LINE_BREAKS = {code: f"\\u{code:04x}" for code in (0x85, 0x2028, 0x2029)}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -34,16 +37,39 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        # orjson escapes the C0 controls; these three it writes raw, and str.splitlines()
+        # (and so many log shippers) would break the line there.
+        return orjson.dumps(entry, default=str).decode().translate(_JSON_LINE_BREAKS)
+
+
+# Line breaks (CR, LF, NEL, U+2028/9), every other control character and DEL: written as
+# escapes, so a value from a client (a path with %0D%0A, a header) cannot start a forged
+# line or send terminal escape sequences. JSON lines are safe already (orjson escapes them).
+_UNPRINTABLE = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+} | {ord("\r"): "\\r", ord("\n"): "\\n", ord("\t"): "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break and control character escaped (``\\n``, ``\\x1b``)."""
+    return text.translate(_UNPRINTABLE)
 
 
 class TextFormatter(logging.Formatter):
+    """``LEVEL logger: [request id] message``, exactly one line per record.
+
+    A traceback follows on lines that each start with ``  | ``, so no line of it (the
+    exception's message may quote client input) reads as a record of its own.
+    """
+
     def format(self, record: logging.LogRecord) -> str:
         request_id = request_id_var.get()
-        prefix = f"[{request_id}] " if request_id else ""
-        line = f"{record.levelname:<7} {record.name}: {prefix}{record.getMessage()}"
+        prefix = f"[{one_line(request_id)}] " if request_id else ""
+        line = f"{record.levelname:<7} {record.name}: {prefix}{one_line(record.getMessage())}"
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            trace = self.formatException(record.exc_info)
+            line += "".join(f"\n  | {one_line(part)}" for part in trace.splitlines())
         return line
 
 

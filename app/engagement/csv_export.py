@@ -21,9 +21,21 @@ def to_csv(leading: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+# A cell starting with one of these is a formula (or becomes one once a spreadsheet trims
+# the tab or line break) in Excel, LibreOffice and Google Sheets: OWASP's CSV injection.
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, str):
+        return neutralised(value)
     return value
+
+
+def neutralised(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading formula character gets a ``'`` before it."""
+    return f"'{text}" if text.startswith(_FORMULA_TRIGGERS) else text
