@@ -27,7 +27,14 @@ from app.engagement.csv_export import to_csv
 from app.engagement.series import Interval
 from app.engagement.service import engagement_service, resolve_range
 from app.errors import AppError, field_errors_from_pydantic
-from app.migrate import upgrade_database
+from app.migrate import (
+    History,
+    MigrationRefused,
+    UnknownRevision,
+    alembic_config,
+    downgrade_database,
+    upgrade_database,
+)
 from app.models import Workspace
 from app.workspaces.keys import KeyKind
 from app.workspaces.schemas import ApiKeyPublic, WorkspaceCreate
@@ -172,12 +179,43 @@ def demo(
 
 @app.command()
 def migrate(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    revision: Annotated[
+        str | None, typer.Argument(help="Upgrade to this revision (default: head).")
+    ] = None,
+    down_to: Annotated[
+        str | None,
+        typer.Option(
+            "--down-to",
+            help="Downgrade to this older revision (or 'base'), undoing the newer migrations.",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm a downgrade (it may drop data).")
+    ] = False,
 ) -> None:
-    """Upgrade the database schema (to the latest revision by default)."""
+    """Upgrade the database schema (to head by default), or downgrade it with --down-to."""
     settings = _settings()
-    upgrade_database(settings.database_url, revision)
-    console.print(f"database at [bold]{revision}[/bold]")
+    if revision is not None and down_to is not None:
+        errors.print("[red]error:[/red] give a revision to upgrade to, or --down-to, not both")
+        raise typer.Exit(2)
+    if down_to is not None and not yes:
+        errors.print(
+            f"[red]error:[/red] a downgrade undoes migrations and drops what they added; "
+            f"back up first, then confirm: tidings migrate --down-to {down_to} --yes",
+            soft_wrap=True,
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    try:
+        if down_to is not None:
+            reached = downgrade_database(settings.database_url, down_to)
+        else:
+            reached = upgrade_database(settings.database_url, revision or "head")
+    except MigrationRefused as exc:
+        errors.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2 if isinstance(exc, UnknownRevision) else 1) from None
+    label = History.of(alembic_config(settings.database_url)).label(reached)
+    console.print(f"database at [bold]{label}[/bold]", highlight=False)
 
 
 @workspace_app.command("create")
