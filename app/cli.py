@@ -36,6 +36,7 @@ from app.migrate import (
     upgrade_database,
 )
 from app.models import Workspace
+from app.serving import uvicorn_protocol_options
 from app.workspaces.keys import KeyKind
 from app.workspaces.schemas import ApiKeyPublic, WorkspaceCreate
 from app.workspaces.service import workspace_service
@@ -157,6 +158,8 @@ def serve(
         # On SIGTERM: stop accepting, let requests in flight finish for up to this long,
         # then run the lifespan's shutdown (which flushes queued events, then closes the pool).
         timeout_graceful_shutdown=20,
+        # Bounds on the size and pace of request heads and bodies (app/serving.py).
+        **uvicorn_protocol_options(),
     )
 
 

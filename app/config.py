@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     # Several of those waits can follow one another in one request (a stale pooled
     # connection, then a reconnect): this bounds the whole, so clients get a 503 in time.
     request_timeout_s: float = Field(default=4.5, gt=0, le=600)
+    # What a connection may take before the application sees its request (app/serving.py):
+    # bounds on clients that send too much, or too slowly, to tie up a connection.
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
 
     # Rate limits (token buckets; docs/security.md). A rate of 0 switches that limit off.
     # Widget traffic of a whole customer arrives through one publishable key: that limit is

@@ -1,0 +1,243 @@
+"""The HTTP/1.1 connection as ``tidings serve`` runs it: uvicorn's httptools protocol,
+bounded against clients that send too much or too slowly.
+
+uvicorn bounds neither the size of a request's head nor the time it takes to arrive, and
+the request deadline (app/middleware.py) does not count the time a body takes to arrive:
+a client trickling a head or a body one byte at a time kept its connection (and its
+buffers) forever. Here every connection is always in one phase, and each phase but the
+application's own has a bound:
+
+- **head**: from the connection's start, or the end of the previous answer, until the
+  request's head is complete: at most ``http_header_timeout_s``, and at most
+  ``http_max_header_bytes`` of request line and headers (431 past that);
+- **body**: from the end of the head until the body is complete: at most
+  ``http_body_timeout_s``;
+- **application**: the app answers; the request deadline bounds that.
+
+A connection past its bound gets ``408`` (when nothing was answered yet) and is closed.
+The clocks are checked by one timer per process, ticking while connections are open, so
+a request pays only for noting the time of its phase changes.
+"""
+
+import asyncio
+import logging
+import time
+from enum import Enum
+from typing import Any, ClassVar
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from app.config import Settings, get_settings
+
+logger = logging.getLogger("tidings.serving")
+
+
+class _Phase(Enum):
+    head = "head"
+    body = "body"
+    application = "application"
+    closing = "closing"  # answered and half-closed: what still arrives is read and dropped
+
+
+# How long a refused client may go on sending (unread) before the connection is dropped.
+# Closing at once, with its data unread, makes the kernel reset the connection, and the
+# client loses the answer that says what it did wrong.
+LINGER_S = 2.0
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the head size and phase time limits above."""
+
+    TICK_S: ClassVar[float] = 0.5
+    _limits: ClassVar[Settings | None] = None
+    _ticking: ClassVar[asyncio.AbstractEventLoop | None] = None
+    _open: ClassVar[set["GuardedHttpToolsProtocol"]] = set()
+
+    _phase: _Phase
+    _since: float
+    _head_bytes: int  # of the head being read, while _reading_head
+    _reading_head: bool  # between two requests' heads (timers aside: pipelining)
+    _expects_body: bool
+
+    @classmethod
+    def limits(cls) -> Settings:
+        # Read here, in each worker process, rather than passed in: uvicorn's workers
+        # import this class by name and get nothing else from the parent.
+        if cls._limits is None:
+            cls._limits = get_settings()
+        return cls._limits
+
+    # --- phases ------------------------------------------------------------------------
+
+    def _enter(self, phase: _Phase) -> None:
+        self._phase = phase
+        self._since = time.monotonic()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_bytes = 0
+        self._reading_head = True
+        self._expects_body = False
+        self._enter(_Phase.head)
+        self._open.add(self)
+        self._start_ticking()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._open.discard(self)
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._expects_body = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lowered = name.lower()
+        if lowered == b"transfer-encoding" or (
+            lowered == b"content-length" and value.strip() not in (b"0", b"")
+        ):
+            self._expects_body = True
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._reading_head = False
+        self._enter(_Phase.body if self._expects_body else _Phase.application)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._reading_head = True  # whatever comes next is the next request's head
+        self._head_bytes = 0
+        self._enter(_Phase.application)
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        # A pipelined request already read goes straight to the application.
+        self._enter(_Phase.application if self.pipeline else _Phase.head)
+        super().on_response_complete()
+
+    def _is_finished(self) -> bool:
+        return self._phase is _Phase.closing or self.transport.is_closing()
+
+    def data_received(self, data: bytes) -> None:
+        if self._is_finished():
+            return
+        if not self._reading_head:
+            super().data_received(data)
+            return
+        # A head is counted as it arrives, not once complete: the parser keeps a header's
+        # value whole until its end, so an 8 MB header would be in memory before we knew.
+        # What may still be head is fed at most one byte past the limit at a time.
+        limit = self.limits().http_max_header_bytes
+        while data:
+            room = limit + 1 - self._head_bytes
+            piece, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
+            self._head_bytes += len(piece)
+            super().data_received(piece)
+            if self._is_finished():
+                return
+            if not self._reading_head:
+                if data:
+                    self.data_received(data)  # the body, maybe the next head (counted)
+                return
+            if self._head_bytes > limit:
+                self._refuse_head()
+                return
+
+    def _refuse_head(self) -> None:
+        limit = self.limits().http_max_header_bytes
+        self._answer_and_close(
+            431,
+            "Request Header Fields Too Large",
+            f"The request line and headers exceed {limit} bytes; send less (a long cookie or "
+            "a key pasted in the wrong place?).",
+        )
+
+    # --- the clock ---------------------------------------------------------------------
+
+    def _start_ticking(self) -> None:
+        cls = type(self)
+        ticking = cls._ticking
+        if ticking is None or ticking is not self.loop or not ticking.is_running():
+            cls._ticking = self.loop
+            self.loop.call_later(cls.TICK_S, cls._tick, self.loop)
+
+    @classmethod
+    def _tick(cls, loop: asyncio.AbstractEventLoop) -> None:
+        now = time.monotonic()
+        limits = cls.limits()
+        for connection in list(cls._open):
+            if connection.loop is loop:
+                connection._check(now, limits)
+        if cls._open and not loop.is_closed():
+            loop.call_later(cls.TICK_S, cls._tick, loop)
+        else:
+            cls._ticking = None
+
+    def _check(self, now: float, limits: Settings) -> None:
+        age = now - self._since
+        if self._phase is _Phase.closing:
+            if age > LINGER_S:
+                self.transport.abort()
+        elif self._phase is _Phase.head and age > limits.http_header_timeout_s:
+            if self._head_bytes == 0 and not self._has_unanswered_request():
+                # An idle kept-alive connection: uvicorn's keep-alive timeout closes it,
+                # and a connection that never sent a byte is simply closed.
+                self.transport.close()
+                return
+            self._answer_and_close(
+                408,
+                "Request Timeout",
+                f"The request's head did not arrive within {limits.http_header_timeout_s:g} s.",
+            )
+        elif self._phase is _Phase.body and age > limits.http_body_timeout_s:
+            self._answer_and_close(
+                408,
+                "Request Timeout",
+                f"The request's body did not arrive within {limits.http_body_timeout_s:g} s.",
+            )
+
+    def _has_unanswered_request(self) -> bool:
+        cycle = self.cycle
+        return cycle is not None and not cycle.response_complete
+
+    def _answer_and_close(self, status: int, title: str, detail: str) -> None:
+        transport = self.transport
+        if transport.is_closing() or self._phase is _Phase.closing:
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            transport.write(_problem(status, title, detail))
+            if cycle is not None:
+                # Whatever the application still sends for this request goes nowhere.
+                cycle.response_complete = True
+        logger.warning(
+            "connection refused with %s: %s",
+            status,
+            detail,
+            extra={"status": status, "client": self.client[0] if self.client else None},
+        )
+        self._enter(_Phase.closing)
+        self.pipeline.clear()
+        if transport.can_write_eof():
+            transport.write_eof()  # the answer, then end of stream; dropped in LINGER_S
+        else:
+            transport.close()
+
+
+def _problem(status: int, title: str, detail: str) -> bytes:
+    slug = "request-header-fields-too-large" if status == 431 else "request-timeout"
+    body = orjson.dumps(
+        {"type": f"urn:tidings:problem:{slug}", "title": title, "status": status, "detail": detail}
+    )
+    head = (
+        f"HTTP/1.1 {status} {title}\r\n"
+        "content-type: application/problem+json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+def uvicorn_protocol_options() -> dict[str, Any]:
+    """What ``tidings serve`` passes to uvicorn for its HTTP connections."""
+    return {"http": GuardedHttpToolsProtocol}
