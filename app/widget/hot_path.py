@@ -28,7 +28,7 @@ from app.widget.cache import WorkspaceSnapshot
 from app.widget.feed import Visitor, render_feed
 from app.widget.runtime import WidgetRuntime
 from app.widget.service import add_cors_headers, refuse_foreign_origin, widget_service
-from app.workspaces.auth import publishable_key_from
+from app.workspaces.auth import QueryPairs, publishable_key_from
 from app.workspaces.key_cache import PublishableKeyCache
 
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -112,13 +112,17 @@ def _headers(scope: Scope) -> dict[bytes, str]:
     return found
 
 
-def _query(scope: Scope) -> dict[str, str]:
-    # As Starlette's QueryParams: latin-1, blank values kept, the last of a name wins.
+def _query(scope: Scope) -> list[tuple[str, str]]:
+    # As Starlette's QueryParams: latin-1, blank values kept, every pair in order (a
+    # repeated name's values are all checked for secrets; for the rest the last one wins).
     query: str = scope["query_string"].decode("latin-1")
     if "%" in query or "+" in query:
-        return dict(parse_qsl(query, keep_blank_values=True))
+        return parse_qsl(query, keep_blank_values=True)
     # Nothing to unescape (the widget's own polls): the same pairs, without parse_qsl.
-    return dict(pair.partition("=")[::2] for pair in query.split("&") if pair)
+    return [
+        (name, value)
+        for name, _, value in (pair.partition("=") for pair in query.split("&") if pair)
+    ]
 
 
 def _bounded(query: Mapping[str, str], name: str) -> str | None:
@@ -129,7 +133,7 @@ def _bounded(query: Mapping[str, str], name: str) -> str | None:
 
 
 async def _workspace_of(
-    scope: Scope, headers: Mapping[bytes, str], query: Mapping[str, str]
+    scope: Scope, headers: Mapping[bytes, str], query: QueryPairs
 ) -> tuple[WidgetRuntime, WorkspaceSnapshot]:
     """The widget runtime and the snapshot of the workspace the publishable key opens."""
     state = scope["app"].state
@@ -153,8 +157,9 @@ def _cors_headers(origin: str | None, snapshot: WorkspaceSnapshot) -> list[tuple
 
 async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
     headers = _headers(scope)
-    query = _query(scope)
-    runtime, snapshot = await _workspace_of(scope, headers, query)
+    pairs = _query(scope)
+    runtime, snapshot = await _workspace_of(scope, headers, pairs)
+    query = dict(pairs)
     visitor = Visitor(
         _bounded(query, "user_id"), _bounded(query, "anonymous_id"), _bounded(query, "user_hash")
     )

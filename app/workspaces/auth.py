@@ -6,7 +6,8 @@
 """
 
 import hmac
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,7 +17,7 @@ from app.config import Settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
 from app.workspaces.key_cache import KeyPrincipal, PublishableKeyCache
-from app.workspaces.keys import KeyKind, kind_of
+from app.workspaces.keys import KeyKind, is_well_formed, kind_of
 from app.workspaces.service import workspace_service
 
 _bearer = HTTPBearer(auto_error=False, description="A secret key: `Bearer sk_...`")
@@ -31,17 +32,29 @@ _key_header = APIKeyHeader(
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+QueryPairs = Sequence[tuple[str, str]]
+
+# A whole secret key anywhere in a parameter (``?q=copy sk_...``), not only at its start.
+_SECRET_KEY_INSIDE = re.compile(r"(?<![0-9A-Za-z])sk_[0-9A-Za-z]{43}(?![0-9A-Za-z])")
+
+
 def _refuse_secret_in_query(request: Request) -> None:
-    refuse_secret_in_query(request.query_params.values())
+    refuse_secret_in_query(request.query_params.multi_items())
 
 
-def refuse_secret_in_query(values: Iterable[str]) -> None:
+def refuse_secret_in_query(pairs: Iterable[tuple[str, str]]) -> None:
+    """401 when the query carries a secret key: in any parameter, every value of a repeated
+    name included (``?x=sk_...&x=1``), in a name or inside a longer value."""
     # URLs land in access logs, proxies and browser history: a secret there is a leak.
-    if any(value.startswith("sk_") for value in values):
+    if any(_carries_secret(name) or _carries_secret(value) for name, value in pairs):
         raise Unauthorized(
             "Secret keys are never accepted in a URL. Send it as 'Authorization: Bearer sk_...' "
             "and rotate this key: it may now be in logs."
         )
+
+
+def _carries_secret(text: str) -> bool:
+    return text.startswith("sk_") or ("sk_" in text and _SECRET_KEY_INSIDE.search(text) is not None)
 
 
 async def require_secret_key(
@@ -62,19 +75,35 @@ async def require_secret_key(
 
 def publishable_key_of(request: Request) -> str:
     """The publishable key a widget request carries (header first, then ``?key=``)."""
-    return publishable_key_from(request.headers.get("x-tidings-key"), request.query_params)
+    return publishable_key_from(
+        request.headers.get("x-tidings-key"), request.query_params.multi_items()
+    )
 
 
-def publishable_key_from(header: str | None, query: Mapping[str, str]) -> str:
-    """The same, from the ``X-Tidings-Key`` header and the query's parameters (last wins)."""
-    refuse_secret_in_query(query.values())
-    key = header or query.get("key")
+def publishable_key_from(header: str | None, query: QueryPairs) -> str:
+    """The same, from the ``X-Tidings-Key`` header and the query's parameters (the last
+    ``key`` wins, as for any parameter).
+
+    A key that is not well formed is refused here, before any lookup or cache: what a
+    client presents is kept only once it has the exact shape of a key.
+    """
+    refuse_secret_in_query(query)
+    key = header
+    if not key:
+        for name, value in query:
+            if name == "key":
+                key = value
     if not key:
         raise Unauthorized("Pass the publishable key as ?key=pk_... or the X-Tidings-Key header.")
     if kind_of(key) is KeyKind.secret:
         raise Forbidden(
             "Widget endpoints take the publishable key (pk_...); never ship a secret key "
             "to browsers."
+        )
+    if not is_well_formed(key):
+        raise Unauthorized(
+            "The publishable key is malformed: it is pk_ and 43 letters and digits; check "
+            "that it was copied whole."
         )
     return key
 
@@ -106,7 +135,11 @@ async def require_admin_token(
             "'tidings workspace create' on the server."
         )
     token = settings.admin_token.get_secret_value().encode()
-    if any(hmac.compare_digest(value.encode(), token) for value in request.query_params.values()):
+    if any(
+        hmac.compare_digest(text.encode(), token)
+        for pair in request.query_params.multi_items()
+        for text in pair
+    ):
         raise Unauthorized(
             "The admin token is never accepted in a URL. Send it as 'Authorization: Bearer ...' "
             "and change TIDINGS_ADMIN_TOKEN: it may now be in logs."
