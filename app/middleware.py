@@ -130,7 +130,7 @@ class RequestMiddleware:
                 scope, exchange.raw_receive, exchange.stamped_send
             )
         if client is not None and exchange.status == 401 and rate_limits is not None:
-            await rate_limits.note_answer(client, exchange.status)  # a failed authentication
+            await rate_limits.note_answer(scope, client, exchange.status)  # a failed authentication
 
     # --- the deadline ------------------------------------------------------------------
 

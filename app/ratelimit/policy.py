@@ -4,7 +4,10 @@
   (publishable key, client address): one workspace's visitors never use up another's.
 - Admin routes (the rest of ``/v1/``): the presented secret key's bucket.
 - Every ``/v1/`` route: failed authentications (401s) per client address. Past the burst,
-  the address is refused before its request reaches the database.
+  the address is refused before its request reaches the database. Widget routes count
+  their failures per (publishable key, address) instead: bad secret keys tried from an
+  office's shared address must not lock every workspace's widget out for that office, and
+  one workspace's failing visitors must not lock out another's.
 
 Keys are read from the request as presented, before authentication, so a throttled
 request costs no database work. A presented secret key only ever appears hashed.
@@ -105,7 +108,8 @@ class RateLimitPolicy:
     def _widget_charges_of(self, key: str | None, client: str) -> tuple[Charge, ...]:
         charges: list[Charge] = []
         if self.auth_failures is not None:
-            charges.append(Charge("af:" + client, self.auth_failures, 0, "auth_failures"))
+            bucket = _failures_bucket(key, client)
+            charges.append(Charge(bucket, self.auth_failures, 0, "auth_failures"))
         if key is not None and self.widget_key is not None:
             charges.append(Charge("wk:" + key, self.widget_key, 1, "widget_key"))
         if self.widget_client is not None:
@@ -113,9 +117,19 @@ class RateLimitPolicy:
             charges.append(Charge(bucket, self.widget_client, 1, "widget_client"))
         return tuple(charges)
 
-    def auth_failure(self, client: str) -> Charge:
+    def auth_failure(self, scope: Scope, client: str) -> Charge:
+        """The token a failed authentication costs: from the bucket its request checked."""
         assert self.auth_failures is not None
-        return Charge("af:" + client, self.auth_failures, 1, "auth_failures")
+        if scope["path"].startswith(_WIDGET_PREFIX):
+            bucket = _failures_bucket(_publishable_key(scope), client)
+        else:
+            bucket = "af:" + client
+        return Charge(bucket, self.auth_failures, 1, "auth_failures")
+
+
+def _failures_bucket(publishable_key: str | None, client: str) -> str:
+    """A widget request's failed authentications, counted per (key, address)."""
+    return f"af:w:{publishable_key or '-'}:{client}"
 
 
 class RateLimits:
@@ -165,10 +179,10 @@ class RateLimits:
                 return _too_many_requests(refusal), client
         return None, client
 
-    async def note_answer(self, client: str, status: int) -> None:
+    async def note_answer(self, scope: Scope, client: str, status: int) -> None:
         """A failed authentication (401) costs its client a token of that limit."""
         if status == 401 and self.limiter is not None and self.policy.auth_failures is not None:
-            await self.limiter.penalize(self.policy.auth_failure(client))
+            await self.limiter.penalize(self.policy.auth_failure(scope, client))
 
 
 def _too_many_requests(refusal: Refusal) -> ASGIApp:

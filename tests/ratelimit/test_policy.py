@@ -51,7 +51,7 @@ class TestBuckets:
     def test_widget_request(self) -> None:
         charges = self.policy.charges_for(scope(f"key={A}"), "203.0.113.9")
         assert [(c.bucket, c.cost) for c in charges] == [
-            ("af:203.0.113.9", 0),
+            (f"af:w:{A}:203.0.113.9", 0),
             (f"wk:{A}", 1),
             (f"wc:{A}:203.0.113.9", 1),
         ]

@@ -109,9 +109,8 @@ class TestFailedAuthentication:
         limits = only(rate_limit_auth_failures_per_min=6, rate_limit_auth_failures_burst=3)
         wrong = {"Authorization": "Bearer sk_" + "A" * 43, "X-Forwarded-For": "192.0.2.66"}
         async with client_with(settings, **limits) as client:
-            for _ in range(2):
+            for _ in range(3):
                 assert_problem(await client.get("/v1/workspace", headers=wrong), 401)
-            assert await feed(client, "pk_" + "B" * 43, "192.0.2.66") == 401
             # Three failures: now even the right key is refused, for 10 s (6 a minute).
             right = {**tenant.auth, "X-Forwarded-For": "192.0.2.66"}
             response = await client.get("/v1/workspace", headers=right)
@@ -120,6 +119,40 @@ class TestFailedAuthentication:
             # Other addresses are not concerned.
             fine = {**tenant.auth, "X-Forwarded-For": "192.0.2.67"}
             assert (await client.get("/v1/workspace", headers=fine)).status_code == 200
+
+    async def test_bad_secret_keys_never_lock_out_a_widget_at_the_same_address(
+        self, settings: Settings, tenant: Tenant, other_tenant: Tenant
+    ) -> None:
+        limits = only(rate_limit_auth_failures_per_min=6, rate_limit_auth_failures_burst=3)
+        office = "192.0.2.70"
+        wrong = {"Authorization": "Bearer sk_" + "A" * 43, "X-Forwarded-For": office}
+        async with client_with(settings, **limits) as client:
+            for _ in range(20):
+                await client.get("/v1/workspace", headers=wrong)
+            assert (await client.get("/v1/workspace", headers=wrong)).status_code == 429
+            # Every workspace's widget still works for the people behind that address.
+            for key in (tenant.publishable_key, other_tenant.publishable_key):
+                assert [await feed(client, key, office) for _ in range(5)] == [200] * 5
+
+    async def test_one_workspaces_failing_widget_never_locks_out_another(
+        self, settings: Settings, tenant: Tenant, other_tenant: Tenant
+    ) -> None:
+        limits = only(rate_limit_auth_failures_per_min=6, rate_limit_auth_failures_burst=3)
+        await _require_identity_verification(settings, tenant)
+        office = "192.0.2.71"
+        async with client_with(settings, **limits) as client:
+            for _ in range(5):  # the workspace demands a user_hash; these carry a wrong one
+                response = await client.get(
+                    FEED,
+                    params={"key": tenant.publishable_key, "user_id": "u1", "user_hash": "0" * 64},
+                    headers={"X-Forwarded-For": office},
+                )
+                assert response.status_code in (401, 429)
+            assert response.status_code == 429  # that workspace's widget at that address
+            assert await feed(client, other_tenant.publishable_key, office) == 200
+            for _ in range(5):  # unknown keys fail in a bucket of their own too
+                await feed(client, "pk_" + "C" * 43, office)
+            assert await feed(client, other_tenant.publishable_key, office) == 200
 
     async def test_refusals_other_than_401_are_not_failures(
         self, settings: Settings, tenant: Tenant
@@ -160,3 +193,11 @@ class TestSwitches:
                 await client.get("/v1/workspace", headers=tenant.auth)
             text = (await client.get("/metrics")).text
             assert 'tidings_rate_limited_total{limit="admin_key"}' in text
+
+
+async def _require_identity_verification(settings: Settings, tenant: Tenant) -> None:
+    async with client_with(settings, **NO_RATE_LIMITS) as client:
+        response = await client.patch(
+            "/v1/workspace", json={"identity_verification": "required"}, headers=tenant.auth
+        )
+        assert response.status_code == 200, response.text
