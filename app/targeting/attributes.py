@@ -1,8 +1,10 @@
 """The attributes conditions see: the user's own, over the built-ins Tidings knows.
 
 Built-ins: ``id`` (the user id, or the anonymous id), ``anonymous``, ``locale`` and
-``device`` (``desktop``, ``mobile`` or ``tablet``, guessed from the User-Agent). A user's
-own attribute of the same name wins, so a product can send its own notion of ``device``.
+``device`` (``desktop``, ``mobile`` or ``tablet``, guessed from the User-Agent). These
+names are Tidings': a user's own attribute of one of them is ignored. Otherwise an
+anonymous visitor could say ``{"id": "vip-1", "anonymous": false}`` and be shown what was
+meant for ``vip-1`` (``id`` is the one attribute identity verification vouches for).
 """
 
 from collections.abc import Mapping
@@ -79,11 +81,17 @@ def _cached_device(user_agent: str) -> Device | None:
     return device_from_user_agent(user_agent) if user_agent.strip() else None
 
 
+BUILTIN_NAMES: Final = frozenset({"id", "anonymous", "locale", "device"})
+
+
 def merge_attributes(
     user_attributes: Mapping[str, Any], builtins: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Built-ins under the user's own: on a clash the user's attribute wins."""
-    return {**builtins, **user_attributes}
+    """The user's own attributes and the built-ins; a built-in's name is never the user's."""
+    if BUILTIN_NAMES.isdisjoint(user_attributes):
+        return {**user_attributes, **builtins}
+    own = {name: value for name, value in user_attributes.items() if name not in BUILTIN_NAMES}
+    return {**own, **builtins}
 
 
 def validate_user_attributes(attributes: object, field: str = "attributes") -> dict[str, Any]:

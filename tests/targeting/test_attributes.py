@@ -99,16 +99,21 @@ class TestBuiltins:
 
 
 class TestMerge:
-    def test_the_users_own_attributes_win(self) -> None:
+    def test_the_builtins_always_win(self) -> None:
         builtins = builtin_attributes("u_42", None, "en", IPAD)
-        merged = merge_attributes({"device": "tv", "plan": "pro"}, builtins)
-        assert merged == {
+        own = {"device": "tv", "id": "vip-1", "anonymous": True, "locale": "fr", "plan": "pro"}
+        assert merge_attributes(own, builtins) == {
             "id": "u_42",
             "anonymous": False,
             "locale": "en",
-            "device": "tv",
+            "device": "tablet",
             "plan": "pro",
         }
+
+    def test_a_builtin_tidings_cannot_know_is_not_taken_from_the_user(self) -> None:
+        builtins = builtin_attributes(None, "visitor-1", None, None)  # no locale, no UA
+        own = {"id": "vip-1", "anonymous": False, "locale": "de", "device": "tv"}
+        assert merge_attributes(own, builtins) == {"id": "visitor-1", "anonymous": True}
 
     def test_inputs_are_not_changed(self) -> None:
         own = {"plan": "pro"}

@@ -73,12 +73,14 @@ class TestCondition:
             ({"locale": "pt_br"}, {"locale": "pt-BR"}, True),
             ({"device": "mobile"}, {"device": "mobile"}, True),
             ({"device": "mobile"}, {"device": "desktop"}, False),
-            # The user's own attributes win over built-ins of the same name.
-            ({"device": "mobile", "attributes": {"device": "tv"}}, {"device": "tv"}, True),
-            ({"id": "42", "attributes": {"id": "crm-42"}}, {"id": "crm-42"}, True),
+            # The built-ins always win over the user's own attributes of the same name.
+            ({"device": "mobile", "attributes": {"device": "tv"}}, {"device": "tv"}, False),
+            ({"id": "42", "attributes": {"id": "crm-42"}}, {"id": "crm-42"}, False),
+            ({"attributes": {"id": "vip-1", "anonymous": False}}, {"id": "vip-1"}, False),
+            ({"attributes": {"anonymous": False}}, {"anonymous": False}, False),
         ],
     )
-    async def test_built_in_attributes_under_the_users_own(
+    async def test_built_in_attributes_over_the_users_own(
         self,
         client: httpx.AsyncClient,
         tenant: Tenant,

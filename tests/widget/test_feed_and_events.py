@@ -203,6 +203,26 @@ class TestFlow:
         assert ids(await widget.feed(anonymous_id="a")) == []
         assert ids(await widget.feed(user_id="u", headers=phone)) == []
 
+    async def test_identify_cannot_claim_a_builtin(
+        self, widget: WidgetClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        for_vip = await create_announcement(
+            session,
+            tenant.workspace_id,
+            status="published",
+            audience={"condition": {"id": "vip-1", "anonymous": False}},
+        )
+        claims = {"id": "vip-1", "anonymous": False, "device": "tv", "locale": "xx"}
+        response = await widget.identify({"anonymous_id": "visitor-9", "attributes": claims})
+        assert response.status_code == 200, response.text
+        assert ids(response) == []
+        assert ids(await widget.feed(anonymous_id="visitor-9")) == []
+        # Identified as someone else, the claim is no better.
+        await widget.identify({"user_id": "someone", "attributes": claims})
+        assert ids(await widget.feed(user_id="someone")) == []
+        # The real vip-1 sees it.
+        assert ids(await widget.feed(user_id="vip-1")) == [for_vip.id]
+
 
 class TestFeedEtag:
     """The ETag is computed from the feed's inputs, before planning: every input moves it."""
