@@ -7,7 +7,7 @@ anonymous visitor could say ``{"id": "vip-1", "anonymous": false}`` and be shown
 meant for ``vip-1`` (``id`` is the one attribute identity verification vouches for).
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from functools import lru_cache
 from typing import Any, Final, Literal
@@ -16,6 +16,7 @@ import orjson
 
 from app.errors import invalid_field
 from app.kit.locales import normalize_locale
+from app.targeting.conditions import MAX_ATTRIBUTE_ARRAY_ITEMS
 
 MAX_ATTRIBUTE_KEYS: Final = 50
 MAX_ATTRIBUTES_BYTES: Final = 8 * 1024
@@ -117,4 +118,47 @@ def validate_user_attributes(attributes: object, field: str = "attributes") -> d
             f"is {size} bytes as JSON; at most {MAX_ATTRIBUTES_BYTES} are allowed "
             "(send only what targeting needs)",
         )
+    long_array = _first_long_array(attributes, field)
+    if long_array is not None:
+        raise invalid_field(
+            long_array,
+            f"holds more than {MAX_ATTRIBUTE_ARRAY_ITEMS} items; at most "
+            f"{MAX_ATTRIBUTE_ARRAY_ITEMS} are allowed in an array (it bounds what targeting "
+            "costs per user)",
+        )
     return attributes
+
+
+def _first_long_array(value: object, path: str) -> str | None:
+    """Where the first array of more than MAX_ATTRIBUTE_ARRAY_ITEMS items is, if any."""
+    if isinstance(value, list):
+        if len(value) > MAX_ATTRIBUTE_ARRAY_ITEMS:
+            return path
+        items: Iterable[tuple[object, object]] = enumerate(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        return None
+    for key, item in items:
+        found = _first_long_array(
+            item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def within_array_bound(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Attributes stored before arrays were bounded, cut to the bound (targeting's cost
+    assumes it); attributes within it are returned as they are."""
+    if _first_long_array(attributes, "") is None:
+        return attributes
+    return {name: _cut(value) for name, value in attributes.items()}
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_cut(item) for item in value[:MAX_ATTRIBUTE_ARRAY_ITEMS]]
+    if isinstance(value, dict):
+        return {name: _cut(item) for name, item in value.items()}
+    return value

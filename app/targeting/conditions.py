@@ -66,7 +66,10 @@ Deliberate differences, each where JavaScript leaks through or GrowthBook fails 
   are refused: GrowthBook reads them as unknown value operators that never match.
 * Path segments must be non-empty; arrays are indexed by ``0``, ``1``, ... only.
 * Size limits (``MAX_DEPTH``, ``MAX_NODES``, ``MAX_LIST_ITEMS``, ``MAX_REGEX_LENGTH``) bound
-  the work one condition can cost.
+  a condition, and ``MAX_EVALUATION_COST`` the work one evaluation can take: operators that
+  go through an array (``$all``, ``$elemMatch``, ``$in``) multiply the cost of what they
+  hold by ``MAX_ATTRIBUTE_ARRAY_ITEMS``, the longest array a user's attributes may hold,
+  and a condition whose worst case is over the bound is refused at write time.
 * ``$inGroup``/``$notInGroup``/``$savedGroups`` are not supported: Tidings has segments.
 """
 
@@ -78,13 +81,17 @@ import itertools
 import json
 import math
 import operator
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import re2
 
 __all__ = [
+    "MAX_ATTRIBUTE_ARRAY_ITEMS",
     "MAX_DEPTH",
+    "MAX_EVALUATION_COST",
+    "MAX_EVALUATION_STEPS",
     "MAX_LIST_ITEMS",
     "MAX_NODES",
     "MAX_REGEX_LENGTH",
@@ -104,6 +111,15 @@ MAX_NODES: Final = 500
 MAX_LIST_ITEMS: Final = 1000
 """How many items one ``$in``/``$nin``/``$all`` list may hold (use segments for more)."""
 MAX_REGEX_LENGTH: Final = 1000
+MAX_ATTRIBUTE_ARRAY_ITEMS: Final = 100
+"""How many items any array in a user's attributes may hold (``identify`` refuses more)."""
+MAX_EVALUATION_COST: Final = 100_000
+"""The most value tests a condition may take in the worst case, with the longest arrays
+allowed: past it, a condition is refused when written."""
+MAX_EVALUATION_STEPS: Final = 5_000
+"""The most array items one evaluation may go through (``$all``, ``$elemMatch``, ``$in``
+and array-to-string conversions). Past it the evaluation stops and the user does not
+match: a few milliseconds of one core at worst (tests/targeting/test_condition_cost.py)."""
 
 TYPE_NAMES: Final = frozenset(
     {"string", "number", "boolean", "array", "object", "null", "undefined"}
@@ -167,12 +183,34 @@ _RADIX_DIGITS: Final = {
 }
 _RADIX_PREFIXES: Final = {"x": 16, "X": 16, "o": 8, "O": 8, "b": 2, "B": 2}
 _MAX_SAFE_INTEGER: Final = 2**53
+_MAX_JSON_INTEGER: Final = int(1.7976931348623157e308)  # the largest a double holds
 _RENDER_LIMIT: Final = 80
 # isinstance() against a prebuilt tuple is twice as fast as against an inline X | Y.
 _ARRAY_TYPES: Final = (list, tuple)
 _NUMBER_TYPES: Final = (int, float)
 _RENDER_DEPTH: Final = 4
 _RENDER_ITEMS: Final = 12
+
+
+class _Budget(threading.local):
+    """What is left of the current evaluation's MAX_EVALUATION_STEPS, per thread."""
+
+    steps_left: int = MAX_EVALUATION_STEPS
+
+
+_budget = _Budget()
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _charge(steps: int) -> None:
+    """Count array items an evaluation goes through; stop it past its budget."""
+    budget = _budget
+    budget.steps_left -= steps
+    if budget.steps_left < 0:
+        raise _OverBudget
 
 
 class ConditionError(ValueError):
@@ -269,6 +307,7 @@ def _js_string(value: object, nesting: int = 0) -> str | None:
     if isinstance(value, _ARRAY_TYPES):
         if nesting >= _MAX_ATTRIBUTE_NESTING:
             return None
+        _charge(len(value))
         parts: list[str] = []
         for item in value:
             if item is None:
@@ -454,6 +493,10 @@ class _ValueTest:
         """The tests shown on separate explain lines (several operators on one path)."""
         return (self,)
 
+    def cost(self) -> int:
+        """The most value tests one ``matches`` may take (a test of one value by default)."""
+        return 1
+
 
 class _Condition:
     __slots__ = ()
@@ -462,6 +505,10 @@ class _Condition:
         raise NotImplementedError
 
     def explain(self, obj: object, depth: int, lines: list[str]) -> bool:
+        raise NotImplementedError
+
+    def cost(self) -> int:
+        """The most value tests one ``matches`` may take."""
         raise NotImplementedError
 
 
@@ -623,6 +670,7 @@ class _In(_ValueTest):
 
     def matches(self, value: object) -> bool:
         if isinstance(value, _ARRAY_TYPES):
+            _charge(len(value))
             found = any(self._contains(item) for item in value)
         else:
             found = self._contains(value)
@@ -630,6 +678,9 @@ class _In(_ValueTest):
 
     def describe(self) -> str:
         return f"{self.name} {_render(self.operand)}"
+
+    def cost(self) -> int:
+        return 1 + MAX_ATTRIBUTE_ARRAY_ITEMS  # one set lookup per item of an array
 
 
 class _All(_ValueTest):
@@ -643,10 +694,17 @@ class _All(_ValueTest):
     def matches(self, value: object) -> bool:
         if not isinstance(value, _ARRAY_TYPES):
             return False
-        return all(any(item.matches(element) for element in value) for item in self.items)
+        for item in self.items:
+            _charge(len(value))
+            if not any(item.matches(element) for element in value):
+                return False
+        return True
 
     def describe(self) -> str:
         return f"{self.name} {_render(self.operand)}"
+
+    def cost(self) -> int:
+        return 1 + MAX_ATTRIBUTE_ARRAY_ITEMS * sum(item.cost() for item in self.items)
 
 
 class _ElemMatch(_ValueTest):
@@ -659,10 +717,14 @@ class _ElemMatch(_ValueTest):
     def matches(self, value: object) -> bool:
         if not isinstance(value, _ARRAY_TYPES):
             return False
+        _charge(len(value))
         return any(self.element_test.matches(element) for element in value)
 
     def describe(self) -> str:
         return f"$elemMatch {_render(self.operand)}"
+
+    def cost(self) -> int:
+        return 1 + MAX_ATTRIBUTE_ARRAY_ITEMS * self.element_test.cost()
 
 
 class _Size(_ValueTest):
@@ -677,6 +739,9 @@ class _Size(_ValueTest):
 
     def describe(self) -> str:
         return f"$size {_render(self.operand)}"
+
+    def cost(self) -> int:
+        return 1 + self.size_test.cost()
 
 
 class _Exists(_ValueTest):
@@ -742,6 +807,9 @@ class _NotValue(_ValueTest):
     def describe(self) -> str:
         return f"$not {_render(self.operand)}"
 
+    def cost(self) -> int:
+        return 1 + self.inner.cost()
+
 
 class _AllOperators(_ValueTest):
     """An operator object such as ``{"$gte": 18, "$lt": 65}``: every operator must pass."""
@@ -763,6 +831,9 @@ class _AllOperators(_ValueTest):
 
     def parts(self) -> Sequence[_ValueTest]:
         return self.tests
+
+    def cost(self) -> int:
+        return sum(test.cost() for test in self.tests)
 
 
 def _resolve(root: object, segments: tuple[str, ...], missing: object) -> object:
@@ -810,6 +881,9 @@ class _Field(_Condition):
             )
         return passed
 
+    def cost(self) -> int:
+        return self.test.cost()
+
 
 class _And(_Condition):
     """``$and``, or an object's keys (``label`` None), which are ANDed implicitly."""
@@ -839,6 +913,9 @@ class _And(_Condition):
         lines[header] = f"{_INDENT * depth}{self.label} ({summary}) → {_verdict(passed)}"
         return passed
 
+    def cost(self) -> int:
+        return 1 + sum(child.cost() for child in self.children)
+
 
 class _Or(_Condition):
     """``$or`` (empty passes) and ``$nor`` (its negation, so empty fails)."""
@@ -867,6 +944,9 @@ class _Or(_Condition):
         lines[header] = f"{_INDENT * depth}{label} ({summary}) → {_verdict(passed)}"
         return passed
 
+    def cost(self) -> int:
+        return 1 + sum(child.cost() for child in self.children)
+
 
 class _Not(_Condition):
     __slots__ = ("child",)
@@ -884,6 +964,9 @@ class _Not(_Condition):
         lines[header] = f"{_INDENT * depth}$not → {_verdict(passed)}"
         return passed
 
+    def cost(self) -> int:
+        return 1 + self.child.cost()
+
 
 class _Always(_Condition):
     __slots__ = ()
@@ -894,6 +977,9 @@ class _Always(_Condition):
     def explain(self, obj: object, depth: int, lines: list[str]) -> bool:
         lines.append(f"{_INDENT * depth}(no condition) → pass")
         return True
+
+    def cost(self) -> int:
+        return 1
 
 
 # --- Compilation ----------------------------------------------------------------------
@@ -936,6 +1022,8 @@ class _Compiler:
         if value is None or isinstance(value, str | bool):
             return
         if isinstance(value, _NUMBER_TYPES):
+            if isinstance(value, int) and not -_MAX_JSON_INTEGER <= value <= _MAX_JSON_INTEGER:
+                raise ConditionError(path, "number too large (JSON numbers stay within ±1e308)")
             if not math.isfinite(value):
                 raise ConditionError(path, "numbers must be finite")
             return
@@ -1057,11 +1145,14 @@ class _Compiler:
             return _In(name, items)
         if name in ("$all", "$alli"):
             items = self.list_operand(name, operand, path, depth)
-            tests = tuple(
-                self.value(item, f"{path}[{index}]", depth + 1, insensitive=name == "$alli")
-                for index, item in enumerate(items)
-            )
-            return _All(name, items, tests)
+            tests = []
+            for index, item in enumerate(items):
+                # Each item is a test of every element: a clause like any other.
+                self.count_node(f"{path}[{index}]")
+                tests.append(
+                    self.value(item, f"{path}[{index}]", depth + 1, insensitive=name == "$alli")
+                )
+            return _All(name, items, tuple(tests))
         if name == "$elemMatch":
             if not isinstance(operand, dict):
                 raise ConditionError(path, "$elemMatch needs an object")
@@ -1119,7 +1210,8 @@ class _Compiler:
 
 
 class CompiledCondition:
-    """A validated condition, ready to evaluate many times (immutable, thread-safe)."""
+    """A validated condition, ready to evaluate many times (immutable, thread-safe: the
+    evaluation budget is per thread)."""
 
     __slots__ = ("_root", "source")
 
@@ -1128,8 +1220,15 @@ class CompiledCondition:
         self.source = source
 
     def evaluate(self, attributes: Mapping[str, object]) -> bool:
-        """Whether a user with these attributes matches; never raises on JSON-like input."""
-        return self._root.matches(attributes)
+        """Whether a user with these attributes matches; never raises on JSON-like input.
+
+        An evaluation past MAX_EVALUATION_STEPS stops: the user does not match.
+        """
+        _budget.steps_left = MAX_EVALUATION_STEPS
+        try:
+            return self._root.matches(attributes)
+        except _OverBudget:
+            return False
 
     def explain(self, attributes: Mapping[str, object]) -> tuple[bool, list[str]]:
         """The same verdict as ``evaluate``, with one readable line per sub-condition.
@@ -1142,7 +1241,15 @@ class CompiledCondition:
               beta: missing equals true → fail
         """
         lines: list[str] = []
-        return self._root.explain(attributes, 0, lines), lines
+        _budget.steps_left = MAX_EVALUATION_STEPS
+        try:
+            return self._root.explain(attributes, 0, lines), lines
+        except _OverBudget:
+            lines.append(
+                f"evaluation stopped: it went through more than {MAX_EVALUATION_STEPS:,} array "
+                "items (long arrays in the attributes against $all, $elemMatch or $in) → fail"
+            )
+            return False, lines
 
     def __repr__(self) -> str:
         return f"CompiledCondition({_render(self.source)})"
@@ -1152,6 +1259,15 @@ def compile_condition(condition: object) -> CompiledCondition:
     """Validate ``condition`` and compile it; raises ``ConditionError`` with a path."""
     root = _Compiler().condition(condition, "", 1)
     assert isinstance(condition, dict)  # the compiler has checked it
+    cost = root.cost()
+    if cost > MAX_EVALUATION_COST:
+        raise ConditionError(
+            "",
+            f"condition is too costly: up to {cost:,} value tests per user, more than the "
+            f"{MAX_EVALUATION_COST:,} allowed: $all, $elemMatch and $in go through arrays of "
+            f"up to {MAX_ATTRIBUTE_ARRAY_ITEMS} items, multiplying the cost of what they hold; "
+            "use fewer items in $all, simpler $elemMatch conditions, or a segment",
+        )
     return CompiledCondition(root, condition)
 
 

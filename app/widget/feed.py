@@ -23,7 +23,12 @@ import orjson
 
 from app import __version__
 from app.kit.locales import pick_locale
-from app.targeting.attributes import builtin_attributes, device_of, merge_attributes
+from app.targeting.attributes import (
+    builtin_attributes,
+    device_of,
+    merge_attributes,
+    within_array_bound,
+)
 from app.widget.cache import CachedAnnouncement, WorkspaceSnapshot
 
 MAX_FEED_ITEMS = 50
@@ -63,8 +68,10 @@ class UserView:
 
     def parsed_attributes(self) -> Mapping[str, Any]:
         if self.attributes is not None:
-            return self.attributes
-        return orjson.loads(self.attributes_text) if self.attributes_text else {}
+            return within_array_bound(self.attributes)
+        if not self.attributes_text:
+            return {}
+        return within_array_bound(orjson.loads(self.attributes_text))
 
 
 # An announcement a visitor's audience matches: (announcement, the locale chosen for it,

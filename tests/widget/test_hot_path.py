@@ -15,7 +15,7 @@ _QUERY_TEXT = st.text(alphabet="ab=&%+20Cé-_", max_size=40)
 def test_query_parameters_read_as_starlette_reads_them(text: str) -> None:
     raw = text.encode("utf-8")
     expected = QueryParams(raw.decode("latin-1"))
-    assert _query({"query_string": raw}) == {name: expected[name] for name in expected}
+    assert _query({"query_string": raw}) == expected.multi_items()
 
 
 def test_if_none_match_fast_path_agrees_with_the_full_comparison() -> None:
