@@ -169,7 +169,8 @@ def feed_etag(
 
 
 class TargetingCache:
-    """Targeting verdicts by visitor, bounded: past ``max_entries`` the oldest go first.
+    """Targeting verdicts by visitor, bounded: past ``max_entries`` or ``max_bytes`` of keys
+    (a visitor's key holds their attributes' text, up to 8 KB) the oldest go first.
 
     A verdict is kept with the snapshot it was made from and only reused with that very
     snapshot, so a changed workspace (a new snapshot) is planned afresh. The first verdict
@@ -179,35 +180,56 @@ class TargetingCache:
 
     MAX_WORKSPACES = 10_000  # as many as the snapshot cache keeps
 
-    def __init__(self, max_entries: int = 20_000) -> None:
+    def __init__(self, max_entries: int = 20_000, max_bytes: int = 16 * 1024 * 1024) -> None:
         self.max_entries = max_entries
-        self._entries: dict[Hashable, tuple[WorkspaceSnapshot, tuple[Candidate, ...]]] = {}
+        self.max_bytes = max_bytes
+        # key -> (the snapshot it was made from, the verdict, the key's size in bytes)
+        self._entries: dict[Hashable, tuple[WorkspaceSnapshot, tuple[Candidate, ...], int]] = {}
         self._snapshots: dict[str, WorkspaceSnapshot] = {}  # the latest, per workspace
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        """The bytes of text the kept keys hold."""
+        return self._bytes
 
     def get(self, snapshot: WorkspaceSnapshot, key: Hashable) -> tuple[Candidate, ...] | None:
         entry = self._entries.get(key)
         return entry[1] if entry is not None and entry[0] is snapshot else None
 
     def put(
-        self, snapshot: WorkspaceSnapshot, key: Hashable, candidates: tuple[Candidate, ...]
+        self,
+        snapshot: WorkspaceSnapshot,
+        key: Hashable,
+        candidates: tuple[Candidate, ...],
+        size: int = 0,
     ) -> None:
+        """Keep a verdict; ``size`` is what its key holds in bytes (its text's length)."""
         entries = self._entries
         previous = self._snapshots.get(snapshot.workspace_id)
         if previous is not snapshot:
             if previous is not None:
-                for stale in [k for k, (made_from, _) in entries.items() if made_from is previous]:
-                    del entries[stale]
+                stale = [k for k, entry in entries.items() if entry[0] is previous]
+                for gone in stale:
+                    self._forget(gone)
             elif len(self._snapshots) >= self.MAX_WORKSPACES:
                 entries.clear()
                 self._snapshots.clear()
+                self._bytes = 0
             self._snapshots[snapshot.workspace_id] = snapshot
-        entries.pop(key, None)
-        if len(entries) >= self.max_entries:
-            del entries[next(iter(entries))]
-        entries[key] = (snapshot, candidates)
+        self._forget(key)
+        while entries and (len(entries) >= self.max_entries or self._bytes + size > self.max_bytes):
+            self._forget(next(iter(entries)))
+        entries[key] = (snapshot, candidates, size)
+        self._bytes += size
+
+    def _forget(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[2]
 
 
 def plan_feed(
@@ -311,7 +333,12 @@ def _targeted(
     result = tuple(matched)
     if key is not None:
         assert verdicts is not None
-        verdicts.put(snapshot, key, result)
+        size = (
+            len(attributes_text or "")
+            + len(visitor.user_id or "")
+            + len(visitor.anonymous_id or "")
+        )
+        verdicts.put(snapshot, key, result, size)
     return result
 
 

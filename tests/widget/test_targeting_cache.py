@@ -48,3 +48,17 @@ class TestTargetingCache:
         cache.put(new, "d", ())
         assert len(cache) == 2  # "a" and "b" went with the old snapshot
         assert cache.get(other_workspace, "c") == () and cache.get(new, "d") == ()
+
+    def test_past_its_bytes_the_oldest_verdicts_go_first(self) -> None:
+        # A visitor's key holds their attributes' text (up to 8 KB): counting entries
+        # alone let 20 000 of them hold 160 MB.
+        cache = TargetingCache(max_entries=1000, max_bytes=100_000)
+        current = snapshot()
+        for visitor in range(100):
+            cache.put(current, f"visitor-{visitor}", (), size=8 * 1024)
+        assert cache.size_bytes <= 100_000
+        assert len(cache) == 100_000 // (8 * 1024)
+        assert cache.get(current, "visitor-99") == ()
+        assert cache.get(current, "visitor-0") is None
+        cache.put(snapshot(2), "fresh", (), size=10)  # a new snapshot drops the old verdicts
+        assert (len(cache), cache.size_bytes) == (1, 10)
