@@ -7,6 +7,10 @@ code, content type, headers and body are the ones the document declares. Derando
 
 Driven through Hypothesis directly rather than schemathesis's pytest plugin, so each
 operation is a test of its own (and the plugin's pytest internals do not matter).
+
+Date-times are drawn over datetime's whole range with offsets up to ±14 h, and often at
+its very ends (where converting to UTC overflows), not only around today: that is where
+the 500s were (issue 17).
 """
 
 import asyncio
@@ -14,11 +18,12 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
@@ -54,6 +59,34 @@ FUZZ = settings(
     suppress_health_check=list(HealthCheck),
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
 )
+
+_OFFSETS = st.builds(
+    timezone, st.integers(-14 * 60, 14 * 60).map(lambda minutes: timedelta(minutes=minutes))
+)
+_EDGES = [
+    datetime.min,
+    datetime.min + timedelta(hours=13, minutes=59),
+    datetime.max,
+    datetime.max - timedelta(hours=13, minutes=59),
+    datetime(1969, 12, 31, 23, 59, 59),
+    datetime(1970, 1, 1),
+    datetime(9998, 12, 31, 23, 59, 59),
+    datetime(9999, 1, 1),
+]
+_NAIVE = st.one_of(st.sampled_from(_EDGES), st.datetimes())
+# Aware date-times anywhere in datetime's range, a third of them at its edges.
+DATE_TIMES = st.builds(
+    lambda naive, offset: naive.replace(tzinfo=offset).isoformat(), _NAIVE, _OFFSETS
+)
+# The stats bounds: a date, a date-time with or without an offset.
+MOMENTS = st.one_of(
+    st.dates().map(date.isoformat),
+    st.sampled_from([date.min, date.max, date(1970, 1, 1), date(9998, 12, 31)]).map(date.isoformat),
+    _NAIVE.map(datetime.isoformat),
+    DATE_TIMES,
+)
+schemathesis.openapi.format("date-time", DATE_TIMES)
+schemathesis.openapi.format("date-or-date-time", MOMENTS)
 
 OPERATIONS = [
     (method.upper(), path)
@@ -100,7 +133,32 @@ def test_operation_keeps_its_documented_promises(
     @FUZZ
     @given(case=_cases(loaded[path][method]))
     def fuzz(case: Any) -> None:
+        assume(not _known_widget_overflow(path, case.body))
         response = case.call_and_validate(headers=headers, checks=CHECKS)
         ANSWERED[response.status_code] += 1
 
     fuzz()
+
+
+def _known_widget_overflow(path: str, body: Any) -> bool:
+    """An event whose occurred_at leaves datetime's range in UTC: a 500 in app/widget/.
+
+    Not this suite's to fix (app/widget/ converts before it validates); reported on issue
+    17, item 12, with tests/ops/test_extreme_inputs.py::TestWidgetEvents as its strict
+    xfail. Remove this once that test passes.
+    """
+    if path != "/v1/widget/events" or not isinstance(body, dict):
+        return False
+    events = body.get("events")
+    for event in events if isinstance(events, list) else []:
+        text = event.get("occurred_at") if isinstance(event, dict) else None
+        if isinstance(text, str):
+            try:
+                parsed = datetime.fromisoformat(text)
+                if parsed.tzinfo is not None:
+                    parsed.astimezone(UTC)
+            except OverflowError:
+                return True
+            except ValueError:
+                continue
+    return False

@@ -2,11 +2,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from app.announcements.content import is_allowed_image_url, is_allowed_link_url
 from app.kit.locales import normalize_locale
 from app.kit.schemas import InputModel, OutputModel, PatchModel
+from app.kit.time import Instant
 
 MAX_TITLE = 200
 MAX_BODY = 20_000
@@ -116,8 +117,8 @@ class AnnouncementCreate(InputModel):
     pinned: bool = False
     priority: int = Field(default=0, ge=-1000, le=1000)
     status: Status = Status.draft
-    publish_at: AwareDatetime | None = None
-    expire_at: AwareDatetime | None = None
+    publish_at: Instant | None = None
+    expire_at: Instant | None = None
     audience: Audience = Field(default_factory=Audience)
     frequency: Frequency = Frequency.until_dismissed
     public: bool = False
@@ -139,8 +140,8 @@ class AnnouncementUpdate(PatchModel):
     pinned: bool | None = None
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     status: Status | None = None
-    publish_at: AwareDatetime | None = None
-    expire_at: AwareDatetime | None = None
+    publish_at: Instant | None = None
+    expire_at: Instant | None = None
     audience: Audience | None = None
     frequency: Frequency | None = None
     public: bool | None = None

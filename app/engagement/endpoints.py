@@ -14,12 +14,24 @@ from app.workspaces.auth import SecretKeyAuth
 
 router = APIRouter(tags=["engagement"])
 
+# Either form is accepted; the format names that for readers and for the API fuzzing.
+_MOMENT = {"format": "date-or-date-time"}
 FromQuery = Annotated[
     str | None,
-    Query(alias="from", max_length=40, description="Start: a date (whole day) or a date-time."),
+    Query(
+        alias="from",
+        max_length=40,
+        description="Start: a date (whole day) or a date-time.",
+        json_schema_extra=_MOMENT,
+    ),
 ]
 ToQuery = Annotated[
-    str | None, Query(max_length=40, description="End (exclusive; a bare date is included).")
+    str | None,
+    Query(
+        max_length=40,
+        description="End (exclusive; a bare date is included).",
+        json_schema_extra=_MOMENT,
+    ),
 ]
 TzQuery = Annotated[str, Query(max_length=64, description="IANA time zone of the buckets.")]
 SortQuery = Annotated[str, Query(max_length=32, description="A figure; prefix - to descend.")]

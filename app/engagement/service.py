@@ -22,7 +22,7 @@ from app.engagement.series import (
 )
 from app.errors import NotFound, invalid_field
 from app.kit.pagination import decode_cursor, encode_cursor
-from app.kit.time import utc_now
+from app.kit.time import supported_day, supported_instant, utc_now
 
 MAX_RANGE = timedelta(days=400)
 DEFAULT_RANGE = timedelta(days=30)
@@ -65,17 +65,23 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _moment(text: str, field: str, zone: ZoneInfo, *, end_of_day: bool) -> datetime:
-    """A bound given as a date (a whole day in ``zone``) or a date-time."""
+    """A bound given as a date (a whole day in ``zone``) or a date-time, in the supported range."""
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return local_midnight(day + timedelta(days=1) if end_of_day else day, zone)
-        parsed = datetime.fromisoformat(text)
+        else:
+            parsed = datetime.fromisoformat(text)
     except ValueError:
         raise invalid_field(field, "must be a date (2026-11-30) or a date-time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        if len(text) == 10:
+            supported_day(day)
+            return local_midnight(day + timedelta(days=1) if end_of_day else day, zone)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        return supported_instant(parsed).astimezone(UTC)
+    except ValueError as exc:
+        raise invalid_field(field, str(exc)) from None
 
 
 def resolve_range(

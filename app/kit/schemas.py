@@ -4,6 +4,11 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
+# How deeply a field's JSON value may nest. Real bodies stay far below (a condition tree at
+# its own depth limit is about 35 levels); a deeper one is refused before any recursive
+# code (validation, storage, rendering) can run out of stack on it.
+MAX_NESTING = 64
+
 
 class InputModel(BaseModel):
     """Request bodies: unknown (or server-owned) fields are an error, not silently dropped."""
@@ -12,22 +17,36 @@ class InputModel(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _refuse_nul(cls, value: Any) -> Any:
-        # PostgreSQL cannot store U+0000 in text or JSON; SQLite can. Refuse it on both,
-        # here, so the same input gets the same answer (a 422, not a database error).
-        if _contains_nul(value):
-            raise ValueError("may not contain the NUL character (U+0000)")
+    def _refuse_unstorable(cls, value: Any) -> Any:
+        problem = unstorable_json_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(_contains_nul(item) for item in value)
-    return False
+def unstorable_json_problem(value: Any, max_nesting: int = MAX_NESTING) -> str | None:
+    """Why ``value`` (parsed JSON) cannot be accepted, or None.
+
+    PostgreSQL cannot store U+0000 in text or JSON; SQLite can. It is refused on both,
+    here, so the same input gets the same answer (a 422, not a database error). Nesting
+    is bounded for the same reason. Walked with a stack, not recursion, so any depth of
+    input is safe to look at.
+    """
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "may not contain the NUL character (U+0000)"
+        elif isinstance(item, dict | list | tuple):
+            if depth >= max_nesting:
+                return f"is nested more than {max_nesting} levels deep"
+            if isinstance(item, dict):
+                pending.extend((key, depth) for key in item)
+                pending.extend((child, depth + 1) for child in item.values())
+            else:
+                pending.extend((child, depth + 1) for child in item)
+    return None
 
 
 class PatchModel(InputModel):
