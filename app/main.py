@@ -13,6 +13,7 @@ from app.announcements.endpoints import router as announcements_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.demo.page import router as demo_router
+from app.end_users.endpoints import router as end_users_router
 from app.engagement.endpoints import router as engagement_router
 from app.errors import install_error_handlers
 from app.kit.openapi import install_problem_documentation
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(widget_router)
     app.include_router(widget_asset_router)
     app.include_router(engagement_router)
+    app.include_router(end_users_router)
     app.include_router(targeting_router)
     app.include_router(demo_router)
     return app

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.announcements.service import announcement_service
 from app.db import SessionDep
 from app.engagement.csv_export import to_csv
-from app.engagement.schemas import AnnouncementStatsOut, EndUserErasure, WorkspaceStatsOut
+from app.engagement.schemas import AnnouncementStatsOut, WorkspaceStatsOut
 from app.engagement.series import Interval
 from app.engagement.service import engagement_service, resolve_range
 from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -122,14 +122,3 @@ async def workspace_stats(
     described = window.describe()
     del described["interval"]
     return _json_response({**described, "data": rows, "next_cursor": next_cursor})
-
-
-@router.delete("/v1/end-users/{user_id}", response_model=EndUserErasure)
-async def erase_end_user(user_id: str, session: SessionDep, auth: SecretKeyAuth) -> Response:
-    """Erase one end user (by your user id): attributes, state and raw events.
-
-    Aggregate counts, unique counts included, stay unchanged; they are anonymous.
-    Anonymous visitors who later identified as this user are erased with them.
-    """
-    counts = await engagement_service.erase_end_user(session, auth.workspace_id, user_id)
-    return _json_response({"user_id": user_id, "deleted": counts})

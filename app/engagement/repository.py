@@ -1,4 +1,4 @@
-"""Queries over the per-quarter-hour counters and the end users' own rows."""
+"""Queries over the per-quarter-hour counters (and the raw events' retention)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.models import Announcement, AnnouncementStats, EndUser, Event, UserState
+from app.models import Announcement, AnnouncementStats, Event
 from app.widget.engagement import COUNTERS
 
 _STATS = AnnouncementStats.__table__.c  # type: ignore[attr-defined]
@@ -61,49 +61,6 @@ class EngagementRepository:
             or_(col(Announcement.status) != "draft", col(Announcement.published_at).is_not(None)),
         )
         return (await self.session.execute(statement)).scalars().all()
-
-    async def end_users_named(self, workspace_id: str, user_id: str) -> list[str]:
-        """The end user with this host id and the anonymous visitors merged into it."""
-        identified = (
-            await self.session.execute(
-                select(col(EndUser.id)).where(
-                    col(EndUser.workspace_id) == workspace_id, col(EndUser.user_id) == user_id
-                )
-            )
-        ).scalar_one_or_none()
-        if identified is None:
-            return []
-        merged = (
-            (
-                await self.session.execute(
-                    select(col(EndUser.id)).where(
-                        col(EndUser.workspace_id) == workspace_id,
-                        col(EndUser.merged_into) == identified,
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        return [identified, *merged]
-
-    async def erase_end_users(
-        self, workspace_id: str, end_user_ids: Sequence[str]
-    ) -> dict[str, int]:
-        counts = {}
-        for name, model, column in (
-            ("events", Event, col(Event.end_user_id)),
-            ("states", UserState, col(UserState.end_user_id)),
-            ("end_users", EndUser, col(EndUser.id)),
-        ):
-            result = await self.session.execute(
-                delete(model).where(
-                    col(model.workspace_id) == workspace_id,
-                    column.in_(end_user_ids),
-                )
-            )
-            counts[name] = int(getattr(result, "rowcount", 0))
-        return counts
 
     async def purge_events_received_before(self, cutoff: datetime) -> int:
         result = await self.session.execute(delete(Event).where(col(Event.received_at) < cutoff))

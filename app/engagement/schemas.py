@@ -50,14 +50,3 @@ class WorkspaceStatsOut(BaseModel):
     tz: str
     data: list[StatsRow]
     next_cursor: str | None
-
-
-class ErasedCounts(BaseModel):
-    events: int
-    states: int
-    end_users: int
-
-
-class EndUserErasure(BaseModel):
-    user_id: str
-    deleted: ErasedCounts

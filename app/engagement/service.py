@@ -20,7 +20,7 @@ from app.engagement.series import (
     fold_into_buckets,
     local_midnight,
 )
-from app.errors import NotFound, invalid_field
+from app.errors import invalid_field
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.time import supported_day, supported_instant, utc_now
 
@@ -175,15 +175,6 @@ class EngagementService:
         more = offset + limit < len(rows)
         next_cursor = encode_cursor({"offset": offset + limit, "sort": sort}) if more else None
         return page, next_cursor
-
-    async def erase_end_user(
-        self, session: AsyncSession, workspace_id: str, user_id: str
-    ) -> dict[str, int]:
-        repository = EngagementRepository(session)
-        end_users = await repository.end_users_named(workspace_id, user_id)
-        if not end_users:
-            raise NotFound(f"No end user {user_id!r} in this workspace.")
-        return await repository.erase_end_users(workspace_id, end_users)
 
     async def purge_events(self, session: AsyncSession, older_than: timedelta) -> int:
         cutoff = utc_now() - older_than
