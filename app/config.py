@@ -46,7 +46,12 @@ GeneratedSecret = Annotated[
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="TIDINGS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="TIDINGS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refused setting's error must not quote the environment (secrets in it).
+        hide_input_in_errors=True,
     )
 
     environment: Environment = Environment.development

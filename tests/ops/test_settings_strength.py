@@ -49,6 +49,8 @@ class TestProductionSettings:
         message = str(raised.value)
         assert "TIDINGS_ADMIN_TOKEN is too weak for production" in message
         assert "at least 24 characters" in message and "different" in message
+        # Tracebacks (uvicorn --factory, say) must not carry the token, not even its end.
+        assert token[-6:] not in message.replace("TIDINGS_ADMIN_TOKEN", "")
 
     def test_weak_admin_token_is_accepted_in_development(self) -> None:
         token = Settings(_env_file=None, admin_token="a" * 24).admin_token  # type: ignore[call-arg, arg-type]
