@@ -127,7 +127,7 @@ def _file_lock(database_url: str) -> Iterator[None]:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            logger.info("another process is migrating this database; waiting for it")
+            logger.warning("another process is migrating this database; waiting for it")
             fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
     finally:
@@ -139,7 +139,7 @@ def _advisory_lock(connection: Connection) -> None:
         return
     key = {"key": MIGRATION_LOCK_KEY}
     if not connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar():
-        logger.info("another process is migrating this database; waiting for it")
+        logger.warning("another process is migrating this database; waiting for it")
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
 
 
