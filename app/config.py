@@ -150,21 +150,23 @@ class Settings(BaseSettings):
         """One sentence per feature this configuration switches off, for the start-up log."""
         off = []
         if self.admin_token is None:
-            how = "empty" if "admin_token" in self.model_fields_set else "unset"
             off.append(
-                f"the instance admin API (POST /v1/workspaces) is disabled: "
-                f"TIDINGS_ADMIN_TOKEN is {how}"
+                "the instance admin API (POST /v1/workspaces) is disabled: "
+                f"TIDINGS_ADMIN_TOKEN is {self._empty_or_unset('admin_token')}"
             )
         if self.redis_url is None:
             off.append(
                 "shared rate limits are disabled (each process keeps its own): "
-                "TIDINGS_REDIS_URL is unset"
+                f"TIDINGS_REDIS_URL is {self._empty_or_unset('redis_url')}"
             )
         rates = [n for n in type(self).model_fields if n.startswith("rate_limit_")]
         for name in rates:
             if name.endswith(("_per_s", "_per_min")) and getattr(self, name) == 0:
                 off.append(f"a rate limit is disabled: TIDINGS_{name.upper()} is 0")
         return off
+
+    def _empty_or_unset(self, name: str) -> str:
+        return "empty" if name in self.model_fields_set else "unset"
 
     @property
     def is_sqlite(self) -> bool:
