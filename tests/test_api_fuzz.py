@@ -9,8 +9,9 @@ Driven through Hypothesis directly rather than schemathesis's pytest plugin, so 
 operation is a test of its own (and the plugin's pytest internals do not matter).
 
 Date-times are drawn over datetime's whole range with offsets up to ±14 h, and often at
-its very ends (where converting to UTC overflows), not only around today: that is where
-the 500s were (issue 17).
+its very ends (where converting to UTC overflows), not only around today; and a third of
+the JSON bodies get one field replaced by a value nested hundreds of levels deep. That is
+where the 500s were (issue 17).
 """
 
 import asyncio
@@ -87,6 +88,28 @@ MOMENTS = st.one_of(
 )
 schemathesis.openapi.format("date-time", DATE_TIMES)
 schemathesis.openapi.format("date-or-date-time", MOMENTS)
+
+
+def _nested(depth: int, as_list: bool) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value] if as_list else {"a": value}
+    return value
+
+
+@schemathesis.hook
+def flatmap_body(context: Any, body: Any) -> st.SearchStrategy[Any]:
+    """The body as generated, or with one of its fields nested 60 to 1 000 levels deep."""
+    if not isinstance(body, dict) or not body:
+        return st.just(body)
+    deepened = st.builds(
+        lambda name, depth, as_list: {**body, name: _nested(depth, as_list)},
+        st.sampled_from(sorted(body)),
+        st.integers(60, 1000),
+        st.booleans(),
+    )
+    return st.one_of(st.just(body), st.just(body), deepened)
+
 
 OPERATIONS = [
     (method.upper(), path)
