@@ -19,12 +19,12 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
@@ -156,32 +156,7 @@ def test_operation_keeps_its_documented_promises(
     @FUZZ
     @given(case=_cases(loaded[path][method]))
     def fuzz(case: Any) -> None:
-        assume(not _known_widget_overflow(path, case.body))
         response = case.call_and_validate(headers=headers, checks=CHECKS)
         ANSWERED[response.status_code] += 1
 
     fuzz()
-
-
-def _known_widget_overflow(path: str, body: Any) -> bool:
-    """An event whose occurred_at leaves datetime's range in UTC: a 500 in app/widget/.
-
-    Not this suite's to fix (app/widget/ converts before it validates); reported on issue
-    17, item 12, with tests/ops/test_extreme_inputs.py::TestWidgetEvents as its strict
-    xfail. Remove this once that test passes.
-    """
-    if path != "/v1/widget/events" or not isinstance(body, dict):
-        return False
-    events = body.get("events")
-    for event in events if isinstance(events, list) else []:
-        text = event.get("occurred_at") if isinstance(event, dict) else None
-        if isinstance(text, str):
-            try:
-                parsed = datetime.fromisoformat(text)
-                if parsed.tzinfo is not None:
-                    parsed.astimezone(UTC)
-            except OverflowError:
-                return True
-            except ValueError:
-                continue
-    return False

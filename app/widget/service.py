@@ -282,7 +282,10 @@ def _incoming(index: int, event: EventIn, visitor_key: str, now: datetime) -> In
     content = orjson.dumps(
         [visitor_key, kind, event.announcement_id, at.isoformat(), value, surface]
     )
-    at = at.astimezone(UTC)  # one conversion here spares every later comparison its own
+    try:
+        at = at.astimezone(UTC)  # one conversion here spares every later comparison its own
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00: before datetime's range in UTC
+        at = datetime.min.replace(tzinfo=UTC)  # as far off as a clock can be: clamped below
     clamped = not -CLOCK_SKEW_LIMIT <= at - now <= CLOCK_SKEW_LIMIT
     return IncomingEvent(
         index,
