@@ -118,6 +118,25 @@ class Settings(BaseSettings):
         default_factory=lambda: [ip_network("127.0.0.1/32"), ip_network("::1/128")]
     )
 
+    # Webhooks (docs/webhooks.md). The public address makes the links webhooks carry
+    # (the announcement's permalink on the public changelog) absolute.
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="Where people reach this instance, e.g. https://tidings.example.com.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False, description="Let webhooks reach loopback and private addresses."
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    webhook_retry_base_s: float = Field(default=5.0, gt=0, le=3600)
+    webhook_retry_max_delay_s: float = Field(default=6 * 3600, gt=0, le=7 * 86400)
+    webhook_retry_window_s: float = Field(default=3 * 86400, gt=0, le=30 * 86400)
+    webhook_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    webhook_scan_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    webhook_lease_ttl_s: float = Field(default=30.0, gt=0, le=3600)
+    webhook_secret_overlap_s: float = Field(default=86400, ge=0, le=30 * 86400)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: Any) -> Any:
@@ -144,6 +163,15 @@ class Settings(BaseSettings):
                     f"TIDINGS_{name.upper()} is too weak for production: {weakness} "
                     f"({GENERATE_HINT}; or set it empty to switch its feature off)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_delivery(self) -> Self:
+        # The lease holder renews between batches, and a batch lasts up to one timeout.
+        if self.webhook_lease_ttl_s < 2 * self.webhook_timeout_s:
+            raise ValueError(
+                "TIDINGS_WEBHOOK_LEASE_TTL_S must be at least twice TIDINGS_WEBHOOK_TIMEOUT_S"
+            )
         return self
 
     def disabled_features(self) -> list[str]:

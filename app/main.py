@@ -22,6 +22,8 @@ from app.middleware import RequestMiddleware
 from app.ops.endpoints import router as ops_router
 from app.ratelimit.policy import RateLimits
 from app.targeting.endpoints import router as targeting_router
+from app.webhooks.endpoints import router as webhooks_router
+from app.webhooks.worker import DeliveryWorker
 from app.widget.asset_endpoints import router as widget_asset_router
 from app.widget.assets import find_widget_file, load_widget_asset
 from app.widget.endpoints import router as widget_router
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.publishable_keys = PublishableKeyCache(ttl_s=settings.widget_cache_recheck_s)
         app.state.widget = start_runtime(settings, engine, app.state.sessionmaker)
+        app.state.webhooks = DeliveryWorker(settings, app.state.sessionmaker)
+        app.state.webhooks.start()
         # What start-up built (modules, routes, schemas, the ORM's registries) lives as long
         # as the process. Frozen, it is out of the garbage collector's reach: otherwise each
         # full collection under load walks all of it (pauses of 50-100 ms were measured).
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # Queued events are written before the engine goes: a 202 is never lost.
+            await app.state.webhooks.stop()
             await app.state.publishable_keys.aclose()
             await app.state.widget.stop()
             await engine.dispose()
@@ -110,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(end_users_router)
     app.include_router(targeting_router)
     app.include_router(demo_router)
+    app.include_router(webhooks_router)
     return app
 
 

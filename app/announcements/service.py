@@ -19,6 +19,7 @@ from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.time import utc_now
 from app.models import Announcement
 from app.targeting.audience import record_segment_use, validate_audience
+from app.webhooks.outbox import record_announcement_change
 from app.workspaces.repository import WorkspaceRepository
 
 
@@ -60,6 +61,7 @@ class AnnouncementService:
         await _flush_or_slug_conflict(session, values.get("slug"))
         await record_segment_use(session, workspace_id, announcement.id, announcement.audience)
         await WorkspaceRepository(session).bump_content_version(workspace_id)
+        await record_announcement_change(session, None, announcement)
         return announcement
 
     async def get(
@@ -152,6 +154,7 @@ class AnnouncementService:
             values.get("expire_at", announcement.expire_at),
         )
         values = dict(values)
+        previous_status = announcement.status
         now = utc_now()
         values["updated_at"] = now
         if values.get("status") == Status.published and announcement.published_at is None:
@@ -171,6 +174,7 @@ class AnnouncementService:
             )
         await WorkspaceRepository(session).bump_content_version(announcement.workspace_id)
         await session.refresh(announcement)
+        await record_announcement_change(session, previous_status, announcement)
         return announcement
 
     async def _stored_values(

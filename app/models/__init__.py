@@ -9,6 +9,11 @@ from app.models.event import Event
 from app.models.segment import Segment
 from app.models.stats import AnnouncementStats
 from app.models.user_state import UserState
+from app.models.webhook_attempt import WebhookAttempt
+from app.models.webhook_delivery import WebhookDelivery
+from app.models.webhook_endpoint import WebhookEndpoint
+from app.models.webhook_lease import WebhookLease
+from app.models.webhook_message import WebhookMessage
 from app.models.workspace import Workspace
 
 metadata = SQLModel.metadata
@@ -23,6 +28,11 @@ __all__ = [
     "SQLModel",
     "Segment",
     "UserState",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookLease",
+    "WebhookMessage",
     "Workspace",
     "metadata",
 ]

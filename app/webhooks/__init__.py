@@ -1,0 +1,1 @@
+"""Signed webhooks and Slack messages about announcements, sent from a durable outbox."""
