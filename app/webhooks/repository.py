@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.announcements.schemas import Status
+from app.kit.time import as_utc
 from app.models import (
     Announcement,
     WebhookAttempt,
@@ -134,6 +135,14 @@ class WebhookRepository:
             .order_by(col(WebhookAttempt.id))
         )
         return (await self.session.execute(statement)).scalars().all()
+
+    async def first_attempt_at(self, delivery: WebhookDelivery) -> datetime | None:
+        statement = select(func.min(col(WebhookAttempt.attempted_at))).where(
+            col(WebhookAttempt.workspace_id) == delivery.workspace_id,
+            col(WebhookAttempt.delivery_id) == delivery.id,
+        )
+        value = (await self.session.execute(statement)).scalar_one_or_none()
+        return as_utc(value) if value is not None else None
 
     async def claim_due(
         self, now: datetime, claimed_until: datetime, token: str, limit: int

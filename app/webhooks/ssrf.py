@@ -63,8 +63,8 @@ def refusal_reason(address: IPAddress) -> str | None:
         ("a loopback", address.is_loopback),
         ("a link-local", address.is_link_local),
         ("a multicast", address.is_multicast),
-        ("a private", address.is_private),
         ("a reserved", address.is_reserved),
+        ("a private", address.is_private),
         ("a non-public", not address.is_global),
     ):
         if matches:

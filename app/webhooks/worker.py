@@ -84,6 +84,8 @@ class DeliveryWorker:
         self._next_scan: datetime | None = None
         self._wakeup = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._sends: set[asyncio.Future[SendResult]] = set()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -102,13 +104,23 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._run(), name="tidings-webhook-worker")
 
     async def stop(self) -> None:
-        """Stop sending; what was in flight is due again once its claim runs out."""
+        """Stop sending; what was in flight is due again once its claim runs out.
+
+        Only the HTTP requests are cancelled. Database work is left to finish: a
+        statement cancelled midway can leave a SQLite write lock held by a lost connection.
+        """
+        if self._stopping:
+            return
         if self._unsubscribe is not None:
             self._unsubscribe()
-        tasks = [task for task in (self._task, *self._in_flight) if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._stopping = True
+        self._wakeup.set()
+        for send in self._sends:
+            send.cancel()
+        await asyncio.gather(
+            *(task for task in (self._task, *self._in_flight) if task is not None),
+            return_exceptions=True,
+        )
         if self._lease_until is not None:
             try:
                 async with self.sessionmaker() as session:
@@ -119,19 +131,19 @@ class DeliveryWorker:
         await self.sender.aclose()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
+            healthy = True
             try:
                 claimed = await self.run_once()
-            except asyncio.CancelledError:
-                raise
             except Exception:
+                healthy = False
                 logger.warning("webhook worker round failed; retrying", exc_info=True)
                 self._lease_until = None
-                await asyncio.sleep(_ERROR_PAUSE_S)
-                continue
-            if claimed == 0:
+                claimed = 0
+            if claimed == 0 and not self._stopping:
+                pause_s = self.settings.webhook_poll_interval_s if healthy else _ERROR_PAUSE_S
                 try:
-                    async with asyncio.timeout(self.settings.webhook_poll_interval_s):
+                    async with asyncio.timeout(pause_s):
                         await self._wakeup.wait()
                 except TimeoutError:
                     pass
@@ -146,7 +158,7 @@ class DeliveryWorker:
             await self._scan(now)
             self._next_scan = now + timedelta(seconds=self.settings.webhook_scan_interval_s)
         room = _MAX_IN_FLIGHT - len(self._in_flight)
-        if room <= 0:
+        if room <= 0 or self._stopping:
             return 0
         token = new_ulid()
         claimed_until = now + timedelta(seconds=2 * self.settings.webhook_timeout_s)
@@ -205,7 +217,16 @@ class DeliveryWorker:
         now = utc_now()
         body = body_for(endpoint, message, self.settings.public_url)
         headers = signed_headers(signing_secrets(endpoint.secrets, now), message.id, now, body)
-        result = await self.sender.post(endpoint.url, headers, body)
+        send = asyncio.ensure_future(self.sender.post(endpoint.url, headers, body))
+        self._sends.add(send)
+        try:
+            result = await send
+        except asyncio.CancelledError:
+            if self._stopping:
+                return  # sent again once the claim runs out
+            raise
+        finally:
+            self._sends.discard(send)
         try:
             async with self.sessionmaker() as session:
                 await self._record(session, delivery, endpoint, result)
@@ -259,16 +280,23 @@ class DeliveryWorker:
                 self.settings.webhook_retry_max_delay_s,
             )
         )
-        if next_at > delivery.retry_from + self._window:
+        gives_up = next_at > delivery.retry_from + self._window
+        if gives_up:
             outcome |= {"status": FAILED, "next_attempt_at": None}
         else:
             outcome |= {"next_attempt_at": next_at}
         await repository.update_delivery(delivery.workspace_id, delivery.id, outcome)
         failing_since = endpoint.failing_since or now
-        if now - failing_since >= self._window and endpoint.is_enabled:
+        # Disabled when it failed for a whole window: by the clock, or because a delivery
+        # was given up while not one attempt to the endpoint succeeded since its first try.
+        failed_throughout = now - failing_since >= self._window or (
+            gives_up
+            and failing_since <= (await repository.first_attempt_at(delivery) or failing_since)
+        )
+        if failed_throughout and endpoint.is_enabled:
             reason = (
                 f"Disabled automatically on {now:%Y-%m-%d %H:%M} UTC: every delivery failed "
-                f"since {failing_since:%Y-%m-%d %H:%M} UTC. Last error: {result.error}"
+                f"since {failing_since:%Y-%m-%d %H:%M:%S} UTC. Last error: {result.error}"
             )
             await session.execute(
                 endpoint_row.values(

@@ -51,9 +51,7 @@ async def add_endpoint(
     return created
 
 
-async def publish(
-    client: httpx.AsyncClient, tenant: Tenant, **fields: Any
-) -> dict[str, Any]:
+async def publish(client: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> dict[str, Any]:
     body = {"title": "Dark mode", "body": "Switch it on in **Settings**.", **fields}
     body.setdefault("status", "published")
     response = await client.post("/v1/announcements", json=body, headers=tenant.auth)

@@ -57,6 +57,7 @@ class Receiver:
     accepted: Counter[str] = field(default_factory=Counter)
     port: int = 0
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _answered: asyncio.Event = field(default_factory=asyncio.Event)
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -91,6 +92,7 @@ class Receiver:
                 await writer.drain()
                 if 200 <= behaviour.status < 300:
                     self.accepted[headers.get("webhook-id", "")] += 1
+                    self._answered.set()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -110,7 +112,8 @@ class Receiver:
     async def wait_for_accepted(self, count: int, timeout_s: float = 10.0) -> None:
         async with asyncio.timeout(timeout_s):
             while sum(self.accepted.values()) < count:
-                await asyncio.sleep(0.02)
+                self._answered.clear()
+                await self._answered.wait()
 
 
 @contextlib.asynccontextmanager
