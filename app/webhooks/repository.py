@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,25 +63,19 @@ class WebhookRepository:
         )
         return (await self.session.execute(statement)).first() is not None
 
-    async def go_live_between(self, since: datetime, until: datetime) -> Sequence[Announcement]:
-        """Published announcements whose scheduled publish_at came in (since, until]."""
-        publish_at, published_at = col(Announcement.publish_at), col(Announcement.published_at)
+    async def reaching(
+        self, field: Literal["publish_at", "expire_at"], since: datetime, until: datetime
+    ) -> Sequence[Announcement]:
+        """Published announcements whose ``moment`` (publish_at, expire_at) came in (since,
+        until], and that were published before it: else the write itself told the story.
+        """
+        published_at = col(Announcement.published_at)
+        moment = col(Announcement.publish_at if field == "publish_at" else Announcement.expire_at)
         statement = select(Announcement).where(
             col(Announcement.status) == Status.published,
-            publish_at > since,
-            publish_at <= until,
-            # Published before its time came: it really waited (else "published" told it).
-            or_(published_at.is_(None), published_at <= publish_at),
-        )
-        return (await self.session.execute(statement)).scalars().all()
-
-    async def expire_between(self, since: datetime, until: datetime) -> Sequence[Announcement]:
-        expire_at, published_at = col(Announcement.expire_at), col(Announcement.published_at)
-        statement = select(Announcement).where(
-            col(Announcement.status) == Status.published,
-            expire_at > since,
-            expire_at <= until,
-            or_(published_at.is_(None), published_at <= expire_at),
+            moment > since,
+            moment <= until,
+            or_(published_at.is_(None), published_at <= moment),
         )
         return (await self.session.execute(statement)).scalars().all()
 
@@ -194,17 +188,22 @@ class WebhookRepository:
         rows = (await self.session.execute(statement)).all()
         return [(delivery, endpoint, message) for delivery, endpoint, message in rows]
 
-    async def update_delivery(
-        self, workspace_id: str, delivery_id: str, values: dict[str, Any]
-    ) -> None:
-        await self.session.execute(
+    async def record_outcome(
+        self, delivery: WebhookDelivery, claim_token: str | None, values: dict[str, Any]
+    ) -> bool:
+        """Write an attempt's outcome, unless the delivery was taken out of that claim
+        since (disabled, redelivered): then the newer state stands.
+        """
+        result = await self.session.execute(
             update(WebhookDelivery)
             .where(
-                col(WebhookDelivery.workspace_id) == workspace_id,
-                col(WebhookDelivery.id) == delivery_id,
+                col(WebhookDelivery.workspace_id) == delivery.workspace_id,
+                col(WebhookDelivery.id) == delivery.id,
+                col(WebhookDelivery.claim_token) == claim_token,
             )
             .values(**values)
         )
+        return bool(getattr(result, "rowcount", 0) == 1)
 
     async def fail_pending_of(self, workspace_id: str, endpoint_id: str, reason: str) -> None:
         """Give up the endpoint's pending deliveries (it was disabled); redeliverable later."""
@@ -222,6 +221,9 @@ class WebhookRepository:
 
     async def take_lease(self, holder: str, now: datetime, expires_at: datetime) -> bool:
         """Hold (or keep holding) the delivery lease until ``expires_at``, if it is free."""
+        current = await self.session.get(WebhookLease, LEASE_NAME)
+        if current is not None and current.holder != holder and current.expires_at > now:
+            return False  # held by another process: known without taking a write lock
         result = await self.session.execute(
             update(WebhookLease)
             .where(
@@ -232,8 +234,8 @@ class WebhookRepository:
         )
         if getattr(result, "rowcount", 0) == 1:
             return True
-        if await self.session.get(WebhookLease, LEASE_NAME) is not None:
-            return False
+        if current is not None:
+            return False  # taken between the read and the update
         self.session.add(WebhookLease(name=LEASE_NAME, holder=holder, expires_at=expires_at))
         await self.session.flush()  # a concurrent first insert fails here: the caller retries
         return True

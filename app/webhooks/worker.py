@@ -18,6 +18,7 @@ import random
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Literal
 
 import orjson
 from sqlalchemy import func, update
@@ -28,7 +29,12 @@ from sqlmodel import col
 from app.config import Settings
 from app.kit.ids import new_id, new_ulid
 from app.kit.time import utc_now
-from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
+from app.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 from app.webhooks.events import EventType
 from app.webhooks.outbox import on_commit_of_messages, record_event, transition_key
 from app.webhooks.repository import DELIVERED, FAILED, WebhookRepository
@@ -41,6 +47,10 @@ logger = logging.getLogger("tidings.webhooks")
 
 _MAX_IN_FLIGHT = 20
 _ERROR_PAUSE_S = 2.0
+_TIME_DRIVEN: tuple[tuple[EventType, Literal["publish_at", "expire_at"]], ...] = (
+    (EventType.scheduled, "publish_at"),
+    (EventType.expired, "expire_at"),
+)
 
 
 def retry_delay_s(
@@ -197,11 +207,9 @@ class DeliveryWorker:
             since = max(since, now - self._window)
             if since < now:
                 transitions = [
-                    (EventType.scheduled, announcement, announcement.publish_at)
-                    for announcement in await repository.go_live_between(since, now)
-                ] + [
-                    (EventType.expired, announcement, announcement.expire_at)
-                    for announcement in await repository.expire_between(since, now)
+                    (event_type, announcement, getattr(announcement, field))
+                    for event_type, field in _TIME_DRIVEN
+                    for announcement in await repository.reaching(field, since, now)
                 ]
                 for event_type, announcement, moment in transitions:
                     assert moment is not None
@@ -269,7 +277,7 @@ class DeliveryWorker:
         )
         if result.is_success:
             outcome |= {"status": DELIVERED, "next_attempt_at": None, "delivered_at": now}
-            await repository.update_delivery(delivery.workspace_id, delivery.id, outcome)
+            await repository.record_outcome(delivery, delivery.claim_token, outcome)
             if endpoint.failing_since is not None:
                 await session.execute(endpoint_row.values(failing_since=None))
             return
@@ -285,7 +293,8 @@ class DeliveryWorker:
             outcome |= {"status": FAILED, "next_attempt_at": None}
         else:
             outcome |= {"next_attempt_at": next_at}
-        await repository.update_delivery(delivery.workspace_id, delivery.id, outcome)
+        if not await repository.record_outcome(delivery, delivery.claim_token, outcome):
+            return  # disabled or redelivered meanwhile
         failing_since = endpoint.failing_since or now
         # Disabled when it failed for a whole window: by the clock, or because a delivery
         # was given up while not one attempt to the endpoint succeeded since its first try.

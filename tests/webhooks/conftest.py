@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.conftest import ADMIN_TOKEN
 from tests.fixtures.tenants import Tenant
 from tests.webhooks.receiver import Receiver, running_receiver
 
@@ -24,16 +23,9 @@ FAST_WEBHOOKS: dict[str, Any] = {
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(settings: Settings) -> Settings:
     """The suite's settings (tests/conftest.py) with webhook timings a test can wait for."""
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
-        log_format="text",  # type: ignore[arg-type]
-        widget_cache_recheck_s=0,
-        **FAST_WEBHOOKS,
-    )
+    return settings.model_copy(update=FAST_WEBHOOKS)
 
 
 @pytest.fixture

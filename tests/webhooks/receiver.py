@@ -40,6 +40,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # time.monotonic()
+    wall: float = field(default_factory=time.time)
 
     @property
     def webhook_id(self) -> str:

@@ -14,10 +14,9 @@ from app.models import WebhookEndpoint
 from app.webhooks.sender import WebhookSender
 from app.webhooks.signing import new_secret, secret_entry
 from app.webhooks.ssrf import BlockedAddress, checked_addresses, refusal_reason
-from tests.conftest import ADMIN_TOKEN
 from tests.fixtures.apps import client_with
 from tests.fixtures.tenants import Tenant
-from tests.webhooks.conftest import FAST_WEBHOOKS, publish, wait_for_delivery
+from tests.webhooks.conftest import publish, wait_for_delivery
 from tests.webhooks.receiver import Answer, Receiver, running_receiver
 from tests.workspaces.test_auth import assert_problem
 
@@ -106,14 +105,8 @@ class TestAtDelivery:
     """A checked URL can still point somewhere private later (DNS, or a setting changed)."""
 
     @pytest.fixture
-    def settings(self, database_url: str) -> Settings:
-        return Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=database_url,
-            admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
-            log_format="text",  # type: ignore[arg-type]
-            **{**FAST_WEBHOOKS, "webhook_allow_private": False},
-        )
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"webhook_allow_private": False})
 
     async def test_worker_refuses_a_stored_private_url_and_records_why(
         self,
