@@ -1,5 +1,6 @@
 """Configuring webhook endpoints: CRUD, secrets shown once and rotated, bad input as 4xx."""
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -189,7 +190,9 @@ class TestBadInput:
             assert fields_of(assert_problem(response, 422)) == [field]
 
     async def test_http_is_refused_in_production(self, settings: Settings, tenant: Tenant) -> None:
-        async with client_with(settings, environment="production", admin_token="p" * 32) as client:
+        async with client_with(
+            settings, environment="production", admin_token=secrets.token_urlsafe(32)
+        ) as client:
             response = await client.post(
                 "/v1/webhooks", json={"url": "http://93.184.215.14/in"}, headers=tenant.auth
             )
