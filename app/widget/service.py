@@ -31,7 +31,7 @@ from app.widget.schemas import (
     IdentifyRequest,
     RejectedEvent,
 )
-from app.widget.writer import REUSED_ID, IncomingEvent, Submission
+from app.widget.writer import IncomingEvent, Submission
 
 CLOCK_SKEW_LIMIT = timedelta(hours=24)
 
@@ -165,8 +165,10 @@ class WidgetService:
 
         now = utc_now()
         rejected: list[RejectedEvent] = []
-        candidates: dict[str, IncomingEvent] = {}
-        repeats: dict[str, list[int]] = defaultdict(list)
+        # Each distinct event once; two different events under one id both go to the writer,
+        # which compares each with the stored row (a retry beside an impostor is no impostor).
+        candidates: dict[tuple[str, str], IncomingEvent] = {}
+        repeats: dict[int, list[int]] = defaultdict(list)
         visitor_key = visitor.key
         for index, event in _validated(raw_events, rejected):
             problem = _event_problem(event)
@@ -174,14 +176,10 @@ class WidgetService:
                 rejected.append(RejectedEvent(index=index, error=problem))
                 continue
             incoming = _incoming(index, event, visitor_key, now)
-            earlier = candidates.get(event.id)
-            if earlier is None:
-                candidates[event.id] = incoming
-            elif earlier.payload_hash == incoming.payload_hash:
+            earlier = candidates.setdefault((event.id, incoming.payload_hash), incoming)
+            if earlier is not incoming:
                 # Its fate is the first copy's, decided when that one is written.
-                repeats[event.id].append(index)
-            else:
-                rejected.append(RejectedEvent(index=index, error=REUSED_ID))
+                repeats[earlier.index].append(index)
         if not candidates:
             return EventsResult(accepted=0, duplicates=0, rejected=rejected)
 

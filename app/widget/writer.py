@@ -55,7 +55,8 @@ class Submission:
     events: list[IncomingEvent]
     # For "open" events: what the user could see when the feed was opened.
     visible: list[str]
-    repeats: dict[str, list[int]]  # in-batch copies of an event id → their indexes
+    # Exact copies in the batch: the index of an event's first copy → the others' indexes.
+    repeats: dict[int, list[int]]
     future: asyncio.Future["IngestResult"] = field(repr=False)
 
 
@@ -195,46 +196,45 @@ def _write_workspace(
         sql, connection, workspace_id, {_user_key(s.visitor) for _, s in submissions}, now
     )
 
-    # Raw events: the first copy of an id in the group owns it; the database decides the rest.
+    # Raw events: the first copy of an id in the group is the one inserted, unless the id is
+    # stored already; the other copies are then compared with what the id stands for.
     owners: dict[str, tuple[int, IncomingEvent]] = {}
-    contenders: list[tuple[int, IncomingEvent]] = []
+    copies: list[tuple[int, IncomingEvent]] = []
     rows: list[dict[str, Any]] = []
     for position, submission in submissions:
         end_user_id = end_user_of[_user_key(submission.visitor)]
         for incoming in submission.events:
             if incoming.announcement_id is not None and incoming.announcement_id not in known:
                 error = f"no announcement {incoming.announcement_id!r}"
-                for index in (incoming.index, *submission.repeats.get(incoming.id, ())):
+                for index in _indexes(submission, incoming):
                     results[position].rejected.append((index, error))
                 continue
-            if incoming.id in owners:
-                contenders.append((position, incoming))
-                continue
-            owners[incoming.id] = (position, incoming)
-            rows.append(_event_row(workspace_id, end_user_id, incoming, now))
+            copies.append((position, incoming))
+            if incoming.id not in owners:
+                owners[incoming.id] = (position, incoming)
+                rows.append(_event_row(workspace_id, end_user_id, incoming, now))
     # One order for every concurrent writer (no deadlocks); a user's events side by side.
     rows.sort(key=lambda row: (row["end_user_id"], row["id"]))
     inserted, stored_hashes = _insert_events(sql, connection, workspace_id, rows)
 
-    for event_id, (position, incoming) in owners.items():
-        copies = 1 + len(by_position[position].repeats.get(event_id, ()))
-        if event_id in inserted:
-            results[position].accepted += 1
-            results[position].duplicates += copies - 1
-        elif stored_hashes.get(event_id) == incoming.payload_hash:
-            results[position].duplicates += copies
-        else:
-            _reject_all(results[position], by_position[position], incoming)
-    for position, incoming in contenders:
+    for position, incoming in copies:
+        submission = by_position[position]
         _, owner = owners[incoming.id]
-        same = owner.payload_hash == incoming.payload_hash and (
-            incoming.id in inserted or stored_hashes.get(incoming.id) == incoming.payload_hash
-        )
-        if same:
-            repeats = by_position[position].repeats.get(incoming.id, ())
-            results[position].duplicates += 1 + len(repeats)
+        result = results[position]
+        if incoming.id in inserted:
+            if owner is incoming:
+                result.accepted += 1
+                result.duplicates += len(submission.repeats.get(incoming.index, ()))
+                continue
+            stands_for = owner.payload_hash  # stored by this group: its first copy
         else:
-            _reject_all(results[position], by_position[position], incoming)
+            # Stored before (or by another writer meanwhile): the stored row decides, never
+            # another copy in this group.
+            stands_for = stored_hashes.get(incoming.id, "")
+        if incoming.payload_hash == stands_for:
+            result.duplicates += len(_indexes(submission, incoming))
+        else:
+            result.rejected += [(index, REUSED_ID) for index in _indexes(submission, incoming)]
 
     # State and counters, for the events that are new.
     new_by_user: dict[str, list[IncomingEvent]] = defaultdict(list)
@@ -362,9 +362,9 @@ def _state_key(workspace_id: str, end_user_id: str, announcement_id: str) -> dic
     }
 
 
-def _reject_all(result: IngestResult, submission: Submission, incoming: IncomingEvent) -> None:
-    for index in (incoming.index, *submission.repeats.get(incoming.id, ())):
-        result.rejected.append((index, REUSED_ID))
+def _indexes(submission: Submission, incoming: IncomingEvent) -> tuple[int, ...]:
+    """Where the event is in its batch: its own index and those of its exact copies."""
+    return (incoming.index, *submission.repeats.get(incoming.index, ()))
 
 
 def _user_key(visitor: Visitor) -> tuple[str | None, str | None]:

@@ -70,7 +70,7 @@ def submission(
     user_id: str | None = None,
     anonymous_id: str | None = None,
     visible: list[str] | None = None,
-    repeats: dict[str, list[int]] | None = None,
+    repeats: dict[int, list[int]] | None = None,
 ) -> Submission:
     for index, event in enumerate(events):
         event.index = index
@@ -196,7 +196,7 @@ class TestOneGroup:
             tenant.workspace_id,
             [incoming("click", a, event_id=event_id)],
             user_id="u1",
-            repeats={event_id: [1, 2]},  # indexes 1 and 2 were the same event again
+            repeats={0: [1, 2]},  # indexes 1 and 2 were the same event again
         )
         (result,) = await one_group(ingestor_of(app), batch)
         assert (result.accepted, result.duplicates, result.rejected) == (1, 2, [])
@@ -204,7 +204,7 @@ class TestOneGroup:
             tenant.workspace_id,
             [incoming("click", a, event_id=event_id)],
             user_id="u1",
-            repeats={event_id: [1]},
+            repeats={0: [1]},
         )
         (result,) = await one_group(ingestor_of(app), again)
         assert (result.accepted, result.duplicates) == (0, 2)
