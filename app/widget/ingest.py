@@ -34,10 +34,12 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.errors import ServiceUnavailable
+from app.widget.write_health import WriteHealth
 from app.widget.writer import IngestResult, Submission, write_group
 
 logger = logging.getLogger("tidings.ingest")
@@ -65,6 +67,7 @@ class EventIngestor:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self.health = WriteHealth()
         self.lock_wait_s = sqlite_busy_timeout_ms / 1000
         self._sqlite: _SqliteWriter | None = None
         if engine.dialect.name == "sqlite":
@@ -83,6 +86,10 @@ class EventIngestor:
             await self._task
         if self._sqlite is not None:
             self._sqlite.close()
+
+    @property
+    def is_running(self) -> bool:
+        return self._task is not None and not self._task.done() and not self._closing
 
     async def submit(self, submission: Submission) -> IngestResult:
         if self._task is None or self._task.done():
@@ -150,27 +157,50 @@ class EventIngestor:
     async def _write(self, group: list[Submission]) -> None:
         try:
             results = await self._transaction(group)
-        except DBAPIError as exc:
-            if exc.connection_invalidated or _is_unreachable(exc) or _is_locked(exc):
-                _fail(group, ServiceUnavailable("The database is not reachable; retry shortly."))
-                return
-            # One bad submission must not sink the others: write them one by one.
-            logger.warning("group write failed (%s); retrying one by one", type(exc).__name__)
-            for submission in group:
-                try:
-                    (result,) = await self._transaction([submission])
-                except Exception as single:
-                    logger.exception("event batch could not be written")
-                    _fail([submission], single)
-                else:
-                    _succeed(submission, result)
-            return
         except Exception as exc:
-            logger.exception("event group could not be written")
-            _fail(group, exc)
+            if len(group) > 1 and _is_about_its_data(exc):
+                await self._write_one_by_one(group)
+            else:
+                # Writing the same group again one by one against a full disk only
+                # multiplies the failures: the whole group is answered 503 at once.
+                self._note_failure(exc, len(group))
+                _fail(group, _answer_to(exc))
             return
+        self.health.succeeded()
         for submission, result in zip(group, results, strict=True):
             _succeed(submission, result)
+
+    async def _write_one_by_one(self, group: list[Submission]) -> None:
+        """One submission's bad data must not sink the others: each in its own transaction."""
+        failure: Exception | None = None
+        written = 0
+        for submission in group:
+            try:
+                (result,) = await self._transaction([submission])
+            except Exception as exc:
+                failure = exc
+                _fail([submission], _answer_to(exc))
+            else:
+                written += 1
+                _succeed(submission, result)
+        if written:
+            self.health.succeeded()
+            if failure is not None:
+                logger.warning(
+                    "%d of %d event batches refused by the database (%s)",
+                    len(group) - written,
+                    len(group),
+                    type(failure).__name__,
+                )
+        elif failure is not None:
+            self._note_failure(failure, len(group))
+
+    def _note_failure(self, exc: Exception, batches: int) -> None:
+        # A database out of reach (or busy) is what /readyz's own query already sees, and
+        # sees end: counted here, it would keep a replica unready after the database is
+        # back, until an event it gets no more (out of rotation) is written.
+        if not _is_out_of_reach(exc):
+            self.health.failed(exc, batches)
 
     async def _transaction(self, group: list[Submission]) -> list[IngestResult]:
         if self._sqlite is None:
@@ -199,6 +229,38 @@ def _fail(group: Sequence[Submission], exc: BaseException) -> None:
     for submission in group:
         if not submission.future.done():
             submission.future.set_exception(exc)
+
+
+def _is_about_its_data(exc: Exception) -> bool:
+    """A constraint or a value the database refuses: maybe one submission's, not all of them."""
+    return isinstance(exc, IntegrityError | DataError)
+
+
+def _answer_to(exc: Exception) -> Exception:
+    """What a request whose events could not be written is answered."""
+    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+    if isinstance(exc, DataError) or sqlstate.startswith("22"):
+        return exc  # a value the database refuses: the client's to fix (422, app/errors.py)
+    if _is_out_of_reach(exc):
+        return ServiceUnavailable("The database is not reachable; retry shortly.")
+    # A full disk, a read-only database, ...: logged once by WriteHealth, not per request.
+    return ServiceUnavailable("The database refuses to write events right now; retry shortly.")
+
+
+def _is_out_of_reach(exc: Exception) -> bool:
+    """The database did not answer in time (or at all), as opposed to refusing the write."""
+    if isinstance(exc, TimeoutError | ConnectionError | PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    # Connection exceptions (08) and operator intervention (57: shutdown, statement timeout).
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    return (
+        exc.connection_invalidated
+        or sqlstate[:2] in ("08", "57")
+        or _is_unreachable(exc)
+        or _is_locked(exc)
+    )
 
 
 def _is_locked(exc: DBAPIError) -> bool:

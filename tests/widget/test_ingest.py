@@ -19,10 +19,10 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.errors import ServiceUnavailable
 from app.kit.compiled import SqliteTimes
 from app.kit.db_types import UTCDateTime
 from app.models import AnnouncementStats, EndUser, Event, UserState
@@ -328,7 +328,7 @@ class TestFailures:
             ingestor.submit(good), ingestor.submit(orphan), return_exceptions=True
         )
         assert isinstance(results[0], IngestResult) and results[0].accepted == 1
-        assert isinstance(results[1], DBAPIError)
+        assert isinstance(results[1], ServiceUnavailable)
         assert await stored_events(session, tenant.workspace_id) == 1
         assert await counters(session, tenant.workspace_id) == await expected_counters(
             session, tenant.workspace_id
