@@ -116,6 +116,7 @@ class RequestMiddleware:
             )
             return
         self._clock_in(exchange)
+        scope[_EXCHANGE] = exchange  # for deadline_of
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except Exception:
@@ -166,6 +167,20 @@ class RequestMiddleware:
             headers=error.headers,
         )
         await response(exchange.scope, exchange.raw_receive, exchange.stamped_send)
+
+
+_EXCHANGE = "tidings.exchange"
+
+
+def deadline_of(scope: Scope) -> float | None:
+    """When (``time.monotonic()``) the deadline answers this request 503, if it has one.
+
+    Exact once the body is read (the clock stops while it arrives). Work that must not
+    outlive its request's answer checks it: the event writer drops a batch it could not
+    write in time rather than write what was answered 503 (app/widget/ingest.py).
+    """
+    exchange: _Exchange | None = scope.get(_EXCHANGE)
+    return None if exchange is None else exchange.deadline
 
 
 class _Exchange:

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import exception_response, invalid_field
 from app.kit.bodies import parse_json_object, receive_body, refuse_other_than_json
+from app.middleware import deadline_of
 from app.widget.cache import WorkspaceSnapshot
 from app.widget.feed import Visitor, render_feed
 from app.widget.runtime import WidgetRuntime
@@ -195,9 +196,11 @@ async def serve_events(scope: Scope, receive: Receive, send: Send) -> None:
     origin = headers.get(b"origin")
     refuse_foreign_origin(origin, snapshot)
     refuse_other_than_json(headers.get(b"content-type"))
-    payload = parse_json_object(await receive_body(receive, headers.get(b"content-length")))
+    content_length = headers.get(b"content-length")
+    runtime.ingestor.refuse_when_busy(content_length)  # before the body costs anything
+    payload = parse_json_object(await receive_body(receive, content_length))
     result = await widget_service.record_events(
-        runtime, snapshot, payload, headers.get(b"user-agent")
+        runtime, snapshot, payload, headers.get(b"user-agent"), deadline=deadline_of(scope)
     )
     body = result.model_dump_json().encode()
     raw = [_JSON, (b"content-length", str(len(body)).encode()), *_cors_headers(origin, snapshot)]

@@ -18,8 +18,12 @@ once the WAL is long the writer lets one catch up between two groups (``_SqliteW
 On PostgreSQL the transaction runs through the async engine.
 
 The queue is bounded: past ``max_pending_events`` a request is refused with 503 and
-``Retry-After`` instead of growing memory. ``stop()`` drains it before the engine closes,
-so an acknowledged event is never lost on shutdown.
+``Retry-After`` instead of growing memory, and under overload it is refused before its
+body is even parsed (``refuse_when_busy``). A submission is written only if the writer
+takes it while its request still has time to be answered; one that waits too long is
+answered 503 and dropped (``submit``): 202 means committed, 503 means not written.
+``stop()`` drains the queue before the engine closes, so an acknowledged event is never
+lost on shutdown.
 """
 
 import asyncio
@@ -29,7 +33,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
@@ -39,6 +44,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.errors import ServiceUnavailable
+from app.widget.schemas import MAX_EVENTS_PER_BATCH
 from app.widget.write_health import WriteHealth
 from app.widget.writer import IngestResult, Submission, write_group
 
@@ -55,6 +61,8 @@ class EventIngestor:
         window_s: float = 0.002,
         max_group_events: int = 5000,
         max_pending_events: int = 50_000,
+        max_queue_wait_s: float = 2.0,
+        write_margin_s: float = 0.5,
         sqlite_busy_timeout_ms: int = 5000,
         sqlite_wal_restart_frames: int = 4000,
     ) -> None:
@@ -62,7 +70,11 @@ class EventIngestor:
         self.window_s = window_s
         self.max_group_events = max_group_events
         self.max_pending_events = max_pending_events
-        self._pending: list[Submission] = []
+        self.max_queue_wait_s = max_queue_wait_s
+        self.write_margin_s = write_margin_s
+        # Cancelled submissions stay in the queue until they reach its head (skipped then);
+        # ``_pending_events`` counts only the others.
+        self._pending: deque[Submission] = deque()
         self._pending_events = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -91,17 +103,71 @@ class EventIngestor:
     def is_running(self) -> bool:
         return self._task is not None and not self._task.done() and not self._closing
 
-    async def submit(self, submission: Submission) -> IngestResult:
+    def refuse_when_busy(self, content_length: str | None) -> None:
+        """Refuse a batch before its body is read and parsed, when it would only wait.
+
+        Under overload most requests are refused, and clients that resend at once come
+        straight back: a refusal must cost next to nothing, or refusing crowds out the
+        writing. A batch is refused when the queue has no room for as many events as its
+        body can hold, or when what is queued has already waited ``max_queue_wait_s``
+        (a new batch would wait as long, for time its request does not have).
+        """
+        self._refuse_unless_running()
+        if self._pending_events + _most_events_in(content_length) > self.max_pending_events:
+            raise _busy()
+        if self._queue_wait_s() > self.max_queue_wait_s:
+            raise _busy()
+
+    async def submit(self, submission: Submission, deadline: float | None = None) -> IngestResult:
+        """Queue a submission and wait for its result.
+
+        ``deadline`` (``time.monotonic()``) is when the request is answered 503 whatever
+        happens (app/middleware.py). A submission the writer has not taken
+        ``write_margin_s`` before it is dropped and answered 503 here, never written
+        afterwards: 202 and written, or 503 and not written. One taken in time is
+        written, and its request answered, within the margin.
+        """
+        self._refuse_unless_running()
+        if self._pending_events + len(submission.events) > self.max_pending_events:
+            raise _busy()
+        now = time.monotonic()
+        timer: asyncio.TimerHandle | None = None
+        if deadline is not None:
+            time_left = deadline - self.write_margin_s - now
+            if time_left <= 0:
+                raise _too_late()
+            submission.deadline = deadline
+            timer = asyncio.get_running_loop().call_later(time_left, self._drop, submission)
+        submission.queued_at = now
+        self._pending.append(submission)
+        self._pending_events += len(submission.events)
+        self._wakeup.set()
+        try:
+            return await submission.future
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _refuse_unless_running(self) -> None:
         if self._task is None or self._task.done():
             raise ServiceUnavailable("The event writer is not running; retry.", retry_after_s=1)
         if self._closing:
             raise ServiceUnavailable("The server is shutting down; retry.", retry_after_s=1)
-        if self._pending_events + len(submission.events) > self.max_pending_events:
-            raise ServiceUnavailable("Too many events are waiting to be written; retry.")
-        self._pending.append(submission)
-        self._pending_events += len(submission.events)
-        self._wakeup.set()
-        return await submission.future
+
+    def _queue_wait_s(self) -> float:
+        """How long the oldest submission still queued has waited."""
+        pending = self._pending
+        while pending and pending[0].is_cancelled:
+            pending.popleft()
+        return time.monotonic() - pending[0].queued_at if pending else 0.0
+
+    def _drop(self, submission: Submission) -> None:
+        """Its request's time is up: answered 503 now, and never written."""
+        if submission.is_taken or submission.future.done():
+            return  # being written: its answer comes from the writer
+        submission.is_cancelled = True
+        self._pending_events -= len(submission.events)
+        submission.future.set_exception(_too_late())
 
     async def _run(self) -> None:
         try:
@@ -122,7 +188,8 @@ class EventIngestor:
                 continue
             await self._gather()
             group = self._take_group()
-            await self._write(group)
+            if group:
+                await self._write(group)
             if self._sqlite is not None:
                 # After the answers: the requests of this group do not wait for it.
                 await self._sqlite.start_wal_over_if_long()
@@ -143,14 +210,25 @@ class EventIngestor:
                 return
 
     def _take_group(self) -> list[Submission]:
+        """The next group: what is queued, in order, but not what could not be written in time."""
         group: list[Submission] = []
         size = 0
-        while self._pending and (not group or size < self.max_group_events):
-            submission = self._pending.pop(0)
+        in_time = time.monotonic() + self.write_margin_s
+        pending = self._pending
+        while pending and (not group or size < self.max_group_events):
+            submission = pending.popleft()
+            if submission.is_cancelled:
+                continue  # answered 503 already; no longer counted in _pending_events
+            self._pending_events -= len(submission.events)
+            if submission.deadline < in_time:
+                # Its timer is late (a busy loop): the same verdict, reached here.
+                submission.is_cancelled = True
+                _fail([submission], _too_late())
+                continue
+            submission.is_taken = True
             group.append(submission)
             size += len(submission.events)
-        self._pending_events -= size
-        if not self._pending:
+        if not pending:
             self._wakeup.clear()
         return group
 
@@ -220,12 +298,36 @@ class EventIngestor:
             pause = min(pause * 2, 0.05)
 
 
+# The smallest event a batch can hold, in bytes of JSON: an "open" with a one-character
+# id and a UTC time ({"id":"x","type":"open","occurred_at":"2026-12-01T09:00:00Z"}).
+_SMALLEST_EVENT_BYTES = 60
+
+
+def _most_events_in(content_length: str | None) -> int:
+    """How many events a body of this declared size can hold, at most (unknown: a full batch)."""
+    if content_length is None or not content_length.isdigit():
+        return MAX_EVENTS_PER_BATCH
+    return max(1, min(MAX_EVENTS_PER_BATCH, int(content_length) // _SMALLEST_EVENT_BYTES))
+
+
+def _busy() -> ServiceUnavailable:
+    return ServiceUnavailable("Too many events are waiting to be written; retry.", retry_after_s=1)
+
+
+def _too_late() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "The events could not be written in time (too many are waiting); nothing of this "
+        "batch was written: retry.",
+        retry_after_s=1,
+    )
+
+
 def _succeed(submission: Submission, result: IngestResult) -> None:
     if not submission.future.done():
         submission.future.set_result(result)
 
 
-def _fail(group: Sequence[Submission], exc: BaseException) -> None:
+def _fail(group: Iterable[Submission], exc: BaseException) -> None:
     for submission in group:
         if not submission.future.done():
             submission.future.set_exception(exc)

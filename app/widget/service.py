@@ -152,7 +152,9 @@ class WidgetService:
         snapshot: WorkspaceSnapshot,
         payload: Mapping[str, Any],
         user_agent: str | None,
+        deadline: float | None = None,
     ) -> EventsResult:
+        """Validate a batch, have it written; ``deadline``: see ``EventIngestor.submit``."""
         visitor = _visitor_from(payload)
         raw_events = payload.get("events")
         if not isinstance(raw_events, list):
@@ -195,7 +197,7 @@ class WidgetService:
             repeats=dict(repeats),
             future=asyncio.get_running_loop().create_future(),
         )
-        result = await runtime.ingestor.submit(submission)
+        result = await runtime.ingestor.submit(submission, deadline)
         rejected += [RejectedEvent(index=i, error=error) for i, error in result.rejected]
         rejected.sort(key=lambda item: item.index)
         return EventsResult(

@@ -8,6 +8,7 @@ Statements come from app/widget/statements.py, compiled once per dialect
 """
 
 import asyncio
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,13 @@ class Submission:
     # Exact copies in the batch: the index of an event's first copy → the others' indexes.
     repeats: dict[int, list[int]]
     future: asyncio.Future["IngestResult"] = field(repr=False)
+    # Its place in the ingestor's queue (app/widget/ingest.py): when its request is
+    # answered 503 regardless (time.monotonic()), when it was queued, and whether the
+    # writer took it or its request was answered without it (never both).
+    deadline: float = math.inf
+    queued_at: float = 0.0
+    is_taken: bool = False
+    is_cancelled: bool = False
 
 
 @dataclass(slots=True)
