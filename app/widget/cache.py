@@ -146,6 +146,16 @@ class WorkspaceSnapshotCache:
             return None
         return entry.snapshot
 
+    async def renew(
+        self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
+    ) -> WorkspaceSnapshot | None:
+        """The snapshot checked against the database now (unless it was ``recheck_s / 2`` ago).
+
+        For a request that names an announcement its snapshot lacks: published a moment ago,
+        another replica may already show it.
+        """
+        return await self._renew(sessionmaker, workspace_id)
+
     async def aclose(self) -> None:
         await self._renewals.aclose()
 

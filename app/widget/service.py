@@ -11,7 +11,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Forbidden, PayloadTooLarge, Unauthorized, invalid_field
+from app.errors import Forbidden, NotFound, PayloadTooLarge, Unauthorized, invalid_field
 from app.kit.etags import if_none_match_hits
 from app.kit.ids import new_id
 from app.kit.time import utc_now
@@ -19,7 +19,15 @@ from app.models import EndUser
 from app.targeting.attributes import validate_user_attributes
 from app.widget.cache import WorkspaceSnapshot
 from app.widget.engagement import StatsDelta, merge_state, states_by_announcement
-from app.widget.feed import FeedPlan, UserView, Visitor, feed_etag, plan_feed, state_view
+from app.widget.feed import (
+    MAX_FEED_ITEMS,
+    FeedPlan,
+    UserView,
+    Visitor,
+    feed_etag,
+    plan_feed,
+    state_view,
+)
 from app.widget.identity import is_valid_user_hash
 from app.widget.repository import WidgetRepository
 from app.widget.runtime import WidgetRuntime
@@ -185,14 +193,26 @@ class WidgetService:
         if not candidates:
             return EventsResult(accepted=0, duplicates=0, rejected=rejected)
 
-        visible: list[str] = []
-        if any(event.type == EventType.open for event in candidates.values()):
-            _, plan = await self.feed(runtime, snapshot, visitor, None, user_agent)
-            visible = plan.visible_ids if plan is not None else []
+        visible, in_feed, snapshot = await self._feed_of(
+            runtime, snapshot, visitor, user_agent, list(candidates.values())
+        )
+        events: list[IncomingEvent] = []
+        for incoming in candidates.values():
+            announcement_id = incoming.announcement_id
+            if announcement_id is None or announcement_id in in_feed:
+                events.append(incoming)
+                continue
+            # Only what the feed could have shown this user is counted.
+            error = _why_not_in_feed(snapshot, announcement_id, utc_now())
+            for index in (incoming.index, *repeats.get(incoming.index, ())):
+                rejected.append(RejectedEvent(index=index, error=error))
+        if not events:
+            rejected.sort(key=lambda item: item.index)
+            return EventsResult(accepted=0, duplicates=0, rejected=rejected)
         submission = Submission(
             workspace_id=snapshot.workspace_id,
             visitor=visitor,
-            events=list(candidates.values()),
+            events=events,
             visible=visible,
             repeats=dict(repeats),
             future=asyncio.get_running_loop().create_future(),
@@ -203,6 +223,59 @@ class WidgetService:
         return EventsResult(
             accepted=result.accepted, duplicates=result.duplicates, rejected=rejected
         )
+
+    async def _feed_of(
+        self,
+        runtime: WidgetRuntime,
+        snapshot: WorkspaceSnapshot,
+        visitor: Visitor,
+        user_agent: str | None,
+        events: list[IncomingEvent],
+    ) -> tuple[list[str], frozenset[str], WorkspaceSnapshot]:
+        """What the feed shows this visitor now: the ids in order (for ``open`` events, else
+        empty), the set of them, and the snapshot they come from.
+
+        The feed's own machinery: the cached snapshot (as stale as a feed poll may be, at
+        most ``TIDINGS_WIDGET_CACHE_RECHECK_S``) and the cached targeting verdicts. The
+        user is read (one query, as a poll does) only when targeting or an ``open`` needs
+        it; events about announcements everyone sees need nothing more.
+        """
+        referenced = {e.announcement_id for e in events if e.announcement_id is not None}
+        if referenced.difference(item.id for item in snapshot.announcements):
+            renewed = await runtime.snapshots.renew(runtime.sessionmaker, snapshot.workspace_id)
+            if renewed is None:
+                raise NotFound("This workspace no longer exists.")
+            snapshot = renewed
+        live = snapshot.live(utc_now())
+        needs_plan = any(e.type == EventType.open.value for e in events) or (
+            len(live) > MAX_FEED_ITEMS
+            or any(item.is_targeted for item in live if item.id in referenced)
+        )
+        if not needs_plan:
+            return [], frozenset(item.id for item in live), snapshot
+        _, plan = await self.feed(runtime, snapshot, visitor, None, user_agent)
+        visible = plan.visible_ids if plan is not None else []
+        return visible, frozenset(visible), snapshot
+
+
+def _why_not_in_feed(snapshot: WorkspaceSnapshot, announcement_id: str, now: datetime) -> str:
+    found = next((item for item in snapshot.announcements if item.id == announcement_id), None)
+    if found is None:
+        return (
+            f"announcement {announcement_id!r} is not published (a draft, archived, expired, "
+            "or not this workspace's): its events are not counted"
+        )
+    if found.publish_at is not None and found.publish_at > now:
+        return (
+            f"announcement {announcement_id!r} is scheduled for "
+            f"{found.publish_at.isoformat()}: not shown before then"
+        )
+    if found.expire_at is not None and found.expire_at <= now:
+        return f"announcement {announcement_id!r} expired at {found.expire_at.isoformat()}"
+    return (
+        f"announcement {announcement_id!r} is not in this user's feed "
+        "(its audience does not include them)"
+    )
 
 
 async def _merge_into(
