@@ -100,7 +100,9 @@ class TestAttributes:
             headers=tenant.auth,
         )
         assert response.status_code == 422, response.text
-        assert time.perf_counter() - started < 0.5
+        assert (
+            time.perf_counter() - started < 2.0
+        )  # 2.6 s of blocked event loop before; a loaded CI machine is slow
 
     async def test_identify_refuses_them(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         response = await client.post(
@@ -153,9 +155,9 @@ class TestWorstCasesAllowed:
     def test_take_little_time(self, condition: dict[str, Any]) -> None:
         attributes = self._attributes()
         elapsed = min(_worst_time_s(condition, attributes) for _ in range(3))
-        # At most 10 ms each here (evaluate and explain together); the bound leaves room
-        # for a slow CI machine.
-        assert elapsed < 0.1, f"{elapsed * 1000:.1f} ms"
+        # At most 10 ms each on a quiet machine (evaluate and explain together); the bound
+        # leaves room for a loaded one.
+        assert elapsed < 0.3, f"{elapsed * 1000:.1f} ms"
 
 
 class TestBudgetAtRunTime:
@@ -168,7 +170,7 @@ class TestBudgetAtRunTime:
     def test_an_evaluation_past_its_budget_stops_and_does_not_match(self) -> None:
         started = time.perf_counter()
         assert self.condition.evaluate(self.attributes) is False
-        assert time.perf_counter() - started < 0.1
+        assert time.perf_counter() - started < 0.3
         # The same condition matches where the work fits in the budget.
         assert self.condition.evaluate({"tags": [0]}) is True
 
