@@ -48,8 +48,9 @@ async def widget_script(request: Request) -> Response:
 
 @router.get("/widget/{version}.js", response_class=Response)
 async def versioned_widget_script(version: str, request: Request) -> Response:
-    """The widget at a fixed version (its content hash), cached forever."""
+    """The widget (or its UI chunk) at a fixed version (its content hash), cached forever."""
     asset = _asset(request)
-    if version != asset.version:
+    found = asset.by_version(version)
+    if found is None:
         raise NotFound(f"This server serves widget version {asset.version}, not {version}.")
-    return _script(request, asset, _FOREVER)
+    return _script(request, found, _FOREVER)

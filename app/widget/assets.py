@@ -4,6 +4,10 @@ The file is ``widget/dist/widget.js`` in a checkout, or ``share/tidings/widget.j
 installed environment (a wheel carries it as data). It is read once, gzipped once, and
 served with a content hash: ``/widget.js`` is cached for an hour, the versioned
 ``/widget/<hash>.js`` forever.
+
+``widget.js`` is a small loader; the rest of the widget (the feed's items, popovers,
+banners, modals) is ``widget-ui.js`` next to it, which the loader imports on first use
+from ``/widget/<its hash>.js`` (the hash is built into the loader).
 """
 
 import gzip
@@ -20,11 +24,21 @@ _CANDIDATES = (
 )
 
 
+UI_CHUNK_NAME = "widget-ui.js"
+
+
 @dataclass(frozen=True, slots=True)
 class WidgetAsset:
     body: bytes
     gzipped: bytes
     version: str
+    ui_chunk: "WidgetAsset | None" = None
+
+    def by_version(self, version: str) -> "WidgetAsset | None":
+        """The loader or its UI chunk, whichever has this content hash."""
+        if version == self.version:
+            return self
+        return self.ui_chunk if self.ui_chunk and self.ui_chunk.version == version else None
 
 
 def find_widget_file(configured: str | None = None) -> Path | None:
@@ -33,9 +47,14 @@ def find_widget_file(configured: str | None = None) -> Path | None:
 
 
 def load_widget_asset(path: Path) -> WidgetAsset:
-    body = path.read_bytes()
+    chunk = path.with_name(UI_CHUNK_NAME)
+    return _asset(path.read_bytes(), _asset(chunk.read_bytes()) if chunk.is_file() else None)
+
+
+def _asset(body: bytes, ui_chunk: WidgetAsset | None = None) -> WidgetAsset:
     return WidgetAsset(
         body=body,
         gzipped=gzip.compress(body, compresslevel=9, mtime=0),
         version=hashlib.sha256(body).hexdigest()[:12],
+        ui_chunk=ui_chunk,
     )

@@ -1,6 +1,7 @@
 """The widget on hostile ground: a strict CSP, aggressive host CSS, a dead server."""
 
 import gzip
+import hashlib
 
 from playwright.sync_api import Page, expect
 
@@ -144,3 +145,15 @@ class TestBundle:
         assert served.status_code == 200
         assert served.content == built
         assert "javascript" in served.headers["content-type"]
+
+    def test_the_ui_chunk_is_served_at_the_hash_the_loader_names(self, api: object) -> None:
+        dist = ROOT / "widget" / "dist"
+        chunk = (dist / "widget-ui.js").read_bytes()
+        version = hashlib.sha256(chunk).hexdigest()[:12]
+        assert f"/widget/{version}.js".encode() in (dist / "widget.js").read_bytes()
+        served = api.get(f"/widget/{version}.js")  # type: ignore[attr-defined]
+        assert served.status_code == 200
+        assert served.content == chunk
+        assert served.headers["access-control-allow-origin"] == "*"  # imported as a module
+        assert "immutable" in served.headers["cache-control"]
+        assert api.get("/widget/0123456789ab.js").status_code == 404  # type: ignore[attr-defined]

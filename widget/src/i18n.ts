@@ -1,13 +1,31 @@
-// UI strings, one `|`-joined line per language (cheaper to ship than objects).
-// Order: name, unread ({n}), dismiss, positive, neutral, negative, empty feed.
-const STRINGS: Record<string, string> = {
-  en: "What's new|{n} unread|Dismiss|Positive|Neutral|Negative|Nothing new yet",
-  de: 'Neuigkeiten|{n} ungelesen|Ausblenden|Positiv|Neutral|Negativ|Noch nichts Neues',
-  fr: 'Nouveautés|{n} non lues|Ignorer|Positif|Neutre|Négatif|Rien de nouveau pour le moment',
-  es: 'Novedades|{n} sin leer|Descartar|Positivo|Neutral|Negativo|Nada nuevo por ahora',
-  ja: '新着情報|未読{n}件|閉じる|良い|普通|良くない|新着はありません',
+// UI strings, one `|`-joined line per language (cheaper to ship than objects). The loader
+// ships only the first table; the UI chunk only the second.
+
+// Name, unread ({n}), close, the failure state, retry.
+const LOADER: Record<string, string> = {
+  en: "What's new|{n} unread|Close|Couldn't load updates \u2014 retrying|Retry",
+  de: 'Neuigkeiten|{n} ungelesen|Schließen|Neuigkeiten nicht geladen \u2014 neuer Versuch läuft|Erneut versuchen',
+  fr: 'Nouveautés|{n} non lues|Fermer|Impossible de charger les nouveautés \u2014 nouvel essai en cours|Réessayer',
+  es: 'Novedades|{n} sin leer|Cerrar|No se pudieron cargar las novedades \u2014 reintentando|Reintentar',
+  ja: '新着情報|未読{n}件|閉じる|更新を読み込めませんでした \u2014 再試行中|再試行',
 };
 
-/** The UI strings for a BCP 47 tag (`de-AT` → German), English when unknown. */
-export const uiStrings = (locale: string): string[] =>
-  (STRINGS[locale.slice(0, 2).toLowerCase()] || STRINGS.en).split('|');
+// Dismiss, positive, neutral, negative, empty feed, unread, see all, changelog, then the
+// four categories the server knows (others are shown as they are).
+const UI: Record<string, string> = {
+  en: 'Dismiss|Positive|Neutral|Negative|Nothing new yet|Unread|See all|Changelog|New|Improvement|Fix|Announcement',
+  de: 'Ausblenden|Positiv|Neutral|Negativ|Noch nichts Neues|Ungelesen|Alle anzeigen|Changelog|Neu|Verbesserung|Fehlerbehebung|Ankündigung',
+  fr: 'Ignorer|Positif|Neutre|Négatif|Rien de nouveau pour le moment|Non lu|Tout voir|Journal des modifications|Nouveauté|Amélioration|Correctif|Annonce',
+  es: 'Descartar|Positivo|Neutral|Negativo|Nada nuevo por ahora|No leído|Ver todo|Registro de cambios|Novedad|Mejora|Corrección|Anuncio',
+  ja: '非表示にする|良い|普通|良くない|新着はありません|未読|すべて表示|変更履歴|新機能|改善|修正|お知らせ',
+};
+export const CATEGORIES = ['new', 'improvement', 'fix', 'announcement'];
+
+const pick = (table: Record<string, string>, locale: string): string[] =>
+  (table[locale.slice(0, 2).toLowerCase()] || table.en).split('|');
+
+/** The loader's strings for a BCP 47 tag (`de-AT` → German), English when unknown. */
+export const loaderStrings = (locale: string): string[] => pick(LOADER, locale);
+
+/** The UI chunk's strings, the same way. */
+export const uiStrings = (locale: string): string[] => pick(UI, locale);

@@ -2,9 +2,9 @@
 //   window.tidings=window.tidings||function(){(tidings.q=tidings.q||[]).push(arguments)}
 // This script replaces it with the real `tidings`, replays the queue, and starts the widget
 // from the data attributes of its own <script> tag.
-import type { Identity, Tidings } from './types';
+import type { Config, Identity, Theme, Tidings } from './types';
 import { guard } from './util';
-import { startWidget, type Config, type Widget } from './widget';
+import { startWidget, type Widget } from './widget';
 
 declare const VERSION: string;
 
@@ -23,6 +23,10 @@ guard(() => {
     trigger: data('trigger'),
     position: data('position'),
     locale: data('locale'),
+    theme: data('theme'),
+    badge: data('badge'),
+    banner: data('banner'),
+    changelogUrl: data('changelog-url'),
     // The nonce attribute is hidden from the DOM after load; the property keeps it.
     nonce: script!.nonce || '',
   };
@@ -52,6 +56,11 @@ guard(() => {
         unreadListeners.push(safe);
         widget?.onUnread(safe);
       }
+    },
+    theme(theme: Theme) {
+      if (!/^(light|dark|auto)$/.test(theme)) return;
+      config.theme = theme;
+      widget?.theme(theme);
     },
     shutdown() {
       widget?.shutdown();

@@ -1,7 +1,7 @@
 // The event queue: batched, retried with the same ids (the server counts an id once), and
 // handed to sendBeacon when the page goes away.
-import type { TrackedEvent } from './types';
-import { uuid } from './util';
+import type { TrackedEvent } from '../types';
+import { uuid } from '../util';
 
 const FLUSH_MS = 2000;
 const BATCH = 100;
@@ -16,6 +16,8 @@ export interface EventQueue {
 export const createEventQueue = (
   endpoint: () => string,
   who: () => Record<string, unknown>,
+  /** Called when a batch got through (the server is reachable again). */
+  sent: () => void,
 ): EventQueue => {
   let pending: TrackedEvent[] = [];
   let sending: TrackedEvent[] = [];
@@ -42,6 +44,7 @@ export const createEventQueue = (
       // committed; a 4xx would fail again the same way).
       if (response.status > 499 || response.status == 408 || response.status == 429) throw 0;
       failures = 0;
+      sent();
     } catch {
       pending = sending.concat(pending);
       failures++;
