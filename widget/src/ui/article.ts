@@ -35,7 +35,7 @@ export const renderArticle = ({ item, surface, strings, locale, level, track, on
   setBodyHtml(body, item.body_html);
   let date = '';
   try {
-    date = new Date(item.published_at).toLocaleDateString(locale, { dateStyle: 'medium' });
+    date = new Date(item.published_at).toLocaleDateString(locale, { day: 'numeric', month: 'short', year: 'numeric' });
   } catch {
     // An unknown locale tag or date: no date rather than no item.
   }

@@ -31,6 +31,7 @@ export const createSurfaces = ({ shell, article, dismissed, forget }: SurfaceDep
     const hadFocus = shown.contains(shell.root.activeElement);
     shown.remove();
     spacer?.remove();
+    shell.layer.style.removeProperty('--tw-below');
     shown = shownItem = spacer = null;
     if (hadFocus) shell.opener()?.focus();
   };
@@ -73,6 +74,7 @@ export const createSurfaces = ({ shell, article, dismissed, forget }: SurfaceDep
     } else shown = h('div', { class: 'tw-card tw-fixed tw-popover' }, el);
     shell.layer.append(shown);
     if (surface == 'banner' && /push/.test(banner)) push(shown, atBottom);
+    if (surface == 'banner' && atBottom) shell.layer.style.setProperty('--tw-below', shown.offsetHeight + 'px');
     if (surface == 'popover') shell.anchor(shown);
     if (surface == 'modal') focusables(shown)[0].focus();
     shell.announce(item.title);
