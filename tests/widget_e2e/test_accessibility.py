@@ -122,9 +122,10 @@ class TestKeyboard:
         page.goto(embed("/focus"))
         page.get_by_role("button", name="What's new").focus()
         page.keyboard.press("Enter")
+        positive = page.get_by_role("button", name="Positive")
+        expect(positive).to_be_visible()  # the items are drawn (the UI chunk has arrived)
         for _ in range(2):  # Close, then Positive
             page.keyboard.press("Tab")
-        positive = page.get_by_role("button", name="Positive")
         expect(positive).to_be_focused()
         assert positive.locator("svg").count() == 1
         ring = positive.evaluate(
@@ -156,3 +157,24 @@ class TestKeyboard:
         expect(popover.get_by_role("link", name="Start")).to_be_focused()
         page.keyboard.press("Escape")
         expect(popover).to_have_count(0)
+
+    def test_banner_walk(self, page: Page, embed: Embed, workspace: Workspace) -> None:
+        workspace.announce(
+            "Scheduled maintenance",
+            display="banner",
+            cta={"label": "Details", "url": "https://status.example.com"},
+        )
+        page.goto(embed("/walk-banner", body='<button type="button">Host</button>'))
+        banner = page.get_by_role("article", name="Scheduled maintenance")
+        expect(banner).to_be_visible()
+        page.get_by_role("button", name="Host").focus()
+        for name in ("What's new", "Dismiss"):
+            page.keyboard.press("Tab")
+            expect(page.get_by_role("button", name=name)).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(banner.get_by_role("link", name="Details")).to_be_focused()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Enter")  # Dismiss, from the keyboard
+        expect(banner).to_have_count(0)
+        # The focus is not lost to the page's start: it goes back to the launcher.
+        expect(page.get_by_role("button", name="What's new")).to_be_focused()

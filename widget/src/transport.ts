@@ -59,8 +59,8 @@ export const createPoller = (options: PollerOptions): Poller => {
       if (!warned) {
         warned = true;
         console.warn(
-          `Tidings: this page's origin ${location.origin} is not in the workspace's allowed_origins, ` +
-            'so the widget cannot load its feed. Add it with PATCH /v1/workspace {"allowed_origins": [...]}.',
+          `Tidings: this page's origin ${location.origin} is not in the workspace's allowed_origins ` +
+            '(PATCH /v1/workspace), so the widget cannot load its feed.',
         );
       }
     }, () => {});

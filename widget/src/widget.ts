@@ -135,11 +135,8 @@ export const startWidget = (config: Config, identity: Identity | null): Widget =
     );
   };
 
-  const retry = () => {
-    failing = false;
-    panel?.list.replaceChildren();
-    poller.refresh(!!user);
-  };
+  // The failure state stays up while asking again: it already says "retrying".
+  const retry = () => poller.refresh(!!user);
 
   const open = () => {
     if (panel || stopped) return;
@@ -148,9 +145,9 @@ export const startWidget = (config: Config, identity: Identity | null): Widget =
     launcher.anchor(config.trigger ? panel.el : null);
     panel.el.focus();
     opener?.setAttribute('aria-expanded', 'true');
-    // A click while the feed cannot load: say so, and try again now.
-    if (failing && !loaded) retry();
+    // A click while the feed cannot load: say so (fill), and try again now.
     fill();
+    if (failing && !loaded) retry();
   };
 
   const close = () => {
