@@ -27,6 +27,7 @@ TRIGGER = {"attrs": ' data-trigger="#news"'}
 
 def open_from_trigger(page: Page, url: str) -> tuple[dict[str, float], dict[str, float]]:
     """Opens the feed from the host's #news button; the boxes of the button and the panel."""
+    page.emulate_media(reduced_motion="reduce")
     page.goto(url)
     page.locator("#news").click()
     dialog = page.get_by_role("dialog", name="What's new")
@@ -157,6 +158,7 @@ class TestPhone:
         self, page: Page, embed: Embed, workspace: Workspace
     ) -> None:
         workspace.announce("Dark mode")
+        page.emulate_media(reduced_motion="reduce")  # measured in place, not mid-animation
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(embed("/phone", body='<div style="height:3000px">Long host page</div>'))
         page.get_by_role("button", name="What's new").click()
