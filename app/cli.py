@@ -168,10 +168,12 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Seed a demo workspace and serve a host page with the widget live at /demo."""
+    """Seed a demo workspace and serve a host page with the widget live at /demo (and its
+    public changelog at /changelog/demo)."""
     key = _run_in_session(seed_demo)
     console.print(
-        f"Demo ready: open http://{host}:{port}/demo  (publishable key {key})",
+        f"Demo ready: open http://{host}:{port}/demo  (publishable key {key}); "
+        f"public changelog: http://{host}:{port}/changelog/demo",
         soft_wrap=True,
         highlight=False,
     )

@@ -10,6 +10,8 @@ from starlette.types import Receive, Scope, Send
 
 from app import __version__
 from app.announcements.endpoints import router as announcements_router
+from app.changelog.endpoints import router as changelog_router
+from app.changelog.service import ChangelogRuntime
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.demo.page import router as demo_router
@@ -39,6 +41,8 @@ class TidingsApp(FastAPI):
     hot_routes: HotRoutes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = await self.route_by_host(scope)
         if scope["type"] == "http" and self.hot_routes is not None:
             route = self.hot_routes.route_for(scope)
             if route is not None:
@@ -46,6 +50,15 @@ class TidingsApp(FastAPI):
                 await self.hot_routes(scope, receive, send, route)
                 return
         await super().__call__(scope, receive, send)
+
+    async def route_by_host(self, scope: Scope) -> Scope:
+        """Host-name routing, before any route is matched (a route for ``/`` included): a
+        workspace's own changelog host (changelog.example.com) is answered with its
+        changelog at ``/`` (app/changelog/hosts.py). Other host-based rules go here too."""
+        changelog: ChangelogRuntime | None = getattr(self.state, "changelog", None)
+        if changelog is None:
+            return scope
+        return await changelog.hosts.rewrite(scope)
 
 
 def request_middleware(settings: Settings, rate_limits: RateLimits) -> list[Middleware]:
@@ -70,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.widget = start_runtime(settings, engine, app.state.sessionmaker)
         app.state.webhooks = DeliveryWorker(settings, app.state.sessionmaker)
         app.state.webhooks.start()
+        app.state.changelog = ChangelogRuntime(
+            app.state.sessionmaker, recheck_s=settings.widget_cache_recheck_s
+        )
         # What start-up built (modules, routes, schemas, the ORM's registries) lives as long
         # as the process. Frozen, it is out of the garbage collector's reach: otherwise each
         # full collection under load walks all of it (pauses of 50-100 ms were measured).
@@ -82,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.webhooks.stop()
             await app.state.publishable_keys.aclose()
             await app.state.widget.stop()
+            await app.state.changelog.stop()
             await engine.dispose()
             await rate_limits.stop()
 
@@ -116,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(targeting_router)
     app.include_router(demo_router)
     app.include_router(webhooks_router)
+    app.include_router(changelog_router)
     return app
 
 

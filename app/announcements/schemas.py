@@ -72,6 +72,12 @@ PageGlob = Annotated[
 ]
 Locale = Annotated[str, StringConstraints(max_length=35), AfterValidator(normalize_locale)]
 
+PUBLIC_DESPITE_AUDIENCE_DOC = (
+    "The public changelog has no signed-in user: a public announcement is shown there to "
+    "everyone, whatever its audience. `public: true` with an audience condition, segments "
+    "or a rollout is refused (422) unless this is true too."
+)
+
 
 class CallToAction(InputModel):
     label: Annotated[str, StringConstraints(min_length=1, max_length=60)]
@@ -121,7 +127,8 @@ class AnnouncementCreate(InputModel):
     expire_at: Instant | None = None
     audience: Audience = Field(default_factory=Audience)
     frequency: Frequency = Frequency.until_dismissed
-    public: bool = False
+    public: bool = Field(default=False, description="Shown on the public changelog page.")
+    public_despite_audience: bool = Field(default=False, description=PUBLIC_DESPITE_AUDIENCE_DOC)
     translations: Translations = Field(default_factory=dict)
 
 
@@ -145,6 +152,9 @@ class AnnouncementUpdate(PatchModel):
     audience: Audience | None = None
     frequency: Frequency | None = None
     public: bool | None = None
+    public_despite_audience: bool | None = Field(
+        default=None, description=PUBLIC_DESPITE_AUDIENCE_DOC
+    )
     translations: Translations | None = None
 
 
@@ -186,6 +196,7 @@ class AnnouncementPublic(OutputModel):
     audience: AudiencePublic
     frequency: Frequency
     public: bool
+    public_despite_audience: bool
     translations: dict[str, TranslationPublic]
     version: int
     created_at: datetime

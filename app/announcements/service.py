@@ -16,11 +16,15 @@ from app.errors import Conflict, NotFound, PreconditionFailed, invalid_field
 from app.kit.etags import if_match_allows
 from app.kit.ids import new_id
 from app.kit.pagination import decode_cursor, encode_cursor
+from app.kit.slugs import slugify
 from app.kit.time import utc_now
 from app.models import Announcement
 from app.targeting.audience import record_segment_use, validate_audience
 from app.webhooks.outbox import record_announcement_change
 from app.workspaces.repository import WorkspaceRepository
+
+# Room for a "-NNN" suffix within the column's 100 characters.
+MAX_DERIVED_SLUG = 90
 
 
 class UpsertAction(StrEnum):
@@ -48,6 +52,11 @@ class AnnouncementService:
     ) -> Announcement:
         values = await self._stored_values(session, workspace_id, data.model_dump(), None)
         _check_window(values.get("publish_at"), values.get("expire_at"))
+        _check_public_audience(
+            values["public"], values["audience"], values["public_despite_audience"]
+        )
+        if values["status"] == Status.published and values.get("slug") is None:
+            values["slug"] = await _unused_slug(session, workspace_id, values["title"])
         now = utc_now()
         announcement = Announcement(
             workspace_id=workspace_id,
@@ -153,12 +162,22 @@ class AnnouncementService:
             values.get("publish_at", announcement.publish_at),
             values.get("expire_at", announcement.expire_at),
         )
+        _check_public_audience(
+            values.get("public", announcement.public),
+            values.get("audience", announcement.audience),
+            values.get("public_despite_audience", announcement.public_despite_audience),
+        )
         values = dict(values)
         previous_status = announcement.status
         now = utc_now()
         values["updated_at"] = now
         if values.get("status") == Status.published and announcement.published_at is None:
             values["published_at"] = now
+            if values.get("slug", announcement.slug) is None:
+                title = values.get("title", announcement.title)
+                values["slug"] = await _unused_slug(
+                    session, announcement.workspace_id, title, excluding=announcement.id
+                )
         repository = AnnouncementRepository(session)
         try:
             applied = await repository.compare_and_update(
@@ -209,6 +228,42 @@ class AnnouncementService:
 def _check_window(publish_at: datetime | None, expire_at: datetime | None) -> None:
     if publish_at is not None and expire_at is not None and expire_at <= publish_at:
         raise invalid_field("expire_at", "must be after publish_at")
+
+
+def _check_public_audience(
+    public: bool, audience: dict[str, Any], public_despite_audience: bool
+) -> None:
+    """Nothing meant for a segment reaches the public changelog (which has no user) by
+    mistake: a public announcement with an audience needs the author's confirmation."""
+    narrowed = bool(
+        audience.get("condition") or audience.get("segments") or audience.get("rollout") is not None
+    )
+    if public and narrowed and not public_despite_audience:
+        raise invalid_field(
+            "public",
+            "is true but the audience is narrowed (condition, segments or rollout): the public "
+            "changelog has no user, so everyone would see it there. Send "
+            '"public_despite_audience": true to confirm, or make it not public',
+            "public_with_audience",
+        )
+
+
+async def _unused_slug(
+    session: AsyncSession, workspace_id: str, title: str, *, excluding: str | None = None
+) -> str | None:
+    """A permalink slug from the title, made unique in the workspace (``-2``, ``-3``...).
+
+    Given once, at first publication; later title edits keep it, so links keep working.
+    """
+    base = slugify(title, max_length=MAX_DERIVED_SLUG)
+    if not base:
+        return None  # nothing usable in the title (an emoji, say): the id is the permalink
+    repository = AnnouncementRepository(session)
+    for number in range(1, 1000):
+        candidate = base if number == 1 else f"{base}-{number}"
+        if not await repository.slug_taken(workspace_id, candidate, excluding=excluding):
+            return candidate
+    return None
 
 
 def _position_from_cursor(cursor: str, filters: ListFilters) -> tuple[bool, str]:

@@ -1,7 +1,8 @@
 """The demo: a workspace with sample announcements and a host page with the widget live.
 
 ``tidings demo`` seeds it and serves ``/demo``; the page is a stand-in for a product's own
-app, embedding the widget exactly as the README's snippet does.
+app, embedding the widget exactly as the README's snippet does. The public samples are on
+the demo's public changelog, ``/changelog/demo``.
 """
 
 from html import escape
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.announcements.schemas import AnnouncementCreate
 from app.announcements.service import announcement_service
 from app.errors import NotFound
-from app.workspaces.schemas import WorkspaceCreate
+from app.workspaces.schemas import WorkspaceCreate, WorkspaceUpdate
 from app.workspaces.service import workspace_service
 
 DEMO_SLUG = "demo"
@@ -25,6 +26,7 @@ SAMPLES = (
         "body": "This feed is served by your own Tidings server. Open it, react, dismiss: "
         "every figure lands in `tidings stats`.",
         "pinned": True,
+        "public": True,
     },
     {
         "slug": "demo-dark-mode",
@@ -34,6 +36,7 @@ SAMPLES = (
         "body": "Switch it on in **Settings → Appearance**.",
         "cta": {"label": "Try it", "url": "https://example.com/settings"},
         "audience": {"pages": ["/demo"]},
+        "public": True,
     },
     {
         "slug": "demo-faster-search",
@@ -43,6 +46,14 @@ SAMPLES = (
         "translations": {
             "de": {"title": "Die Suche ist doppelt so schnell", "body": "Ergebnisse beim Tippen."}
         },
+        "public": True,
+    },
+    {
+        "slug": "demo-csv-zeros",
+        "title": "CSV exports keep leading zeros",
+        "category": "fix",
+        "body": "Postal codes and ids such as `00420` now open in spreadsheets as they are.",
+        "public": True,
     },
     {
         "slug": "demo-pro-only",
@@ -70,6 +81,9 @@ async def seed_demo(session: AsyncSession) -> str:
     for sample in SAMPLES:
         data = AnnouncementCreate.model_validate({**sample, "status": "published"})
         await announcement_service.upsert_by_slug(session, workspace.id, data)
+    if workspace.changelog_name is None:
+        # The public changelog at /changelog/demo, as a product team would set it up.
+        await workspace_service.update(session, workspace, WorkspaceUpdate(changelog_name="Acme"))
     return key
 
 
@@ -94,7 +108,9 @@ code{background:#f4f5f8;padding:2px 4px;border-radius:4px}</style></head>
 <p>The button at the bottom right is the widget: a feed with an unread badge. A popover
 appears on this page once; dismiss it and it stays dismissed, on every device.</p>
 <p>This page embeds it exactly as the README says. Engagement shows up in
-<code>tidings stats</code>; the API reference is at <a href="/docs">/docs</a>.</p></main>
+<code>tidings stats</code>; the API reference is at <a href="/docs">/docs</a>.</p>
+<p>The announcements marked public are also on the public changelog, with its feeds:
+<a href="/changelog/demo">/changelog/demo</a>.</p></main>
 <script>window.tidings=window.tidings||function(){(tidings.q=tidings.q||[]).push(arguments)};
 tidings('identify',{user_id:'demo-user',attributes:{plan:'pro'}});</script>
 <script async src="/widget.js" data-key="{key}"></script>

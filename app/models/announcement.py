@@ -39,6 +39,8 @@ class Announcement(SQLModel, table=True):
     audience: dict[str, Any] = json_field(dict)
     frequency: str = Field(max_length=16)
     public: bool = Field(default=False)
+    # The author confirmed that a targeted announcement may be on the public changelog.
+    public_despite_audience: bool = Field(default=False)
     # {locale: {"title", "body", "body_html"}}
     translations: dict[str, Any] = json_field(dict)
     version: int = Field(default=1)

@@ -23,5 +23,12 @@ class Workspace(SQLModel, table=True):
     # Grows with every change to what the widget shows (announcements, segments, settings),
     # so per-process caches know when to reload.
     content_version: int = Field(default=1)
+    # The public changelog's look (app/changelog/): unset fields fall back to defaults.
+    changelog_name: str | None = Field(default=None, max_length=100)
+    changelog_logo_url: str | None = Field(default=None, max_length=2000)
+    changelog_accent: str | None = Field(default=None, max_length=7)
+    changelog_product_url: str | None = Field(default=None, max_length=2000)
+    # A host name of the workspace's own (changelog.example.com) serving its changelog at /.
+    changelog_host: str | None = Field(default=None, max_length=253, unique=True)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

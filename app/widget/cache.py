@@ -1,28 +1,21 @@
 """What the widget shows for each workspace, compiled once and shared by every request.
 
 A snapshot holds the workspace's widget settings and its published, unexpired
-announcements with compiled audiences. Each process keeps one per workspace and checks the
-workspace's ``content_version`` (one primary-key read) in the background once a snapshot
-is half of ``recheck_s`` old, and before serving one that is older (app/kit/refresh.py):
-every write that changes what the widget shows bumps that version, so a replica serves a
-change made on another replica within ``recheck_s`` plus one query (up to five times
-``recheck_s`` when the server is so overloaded that the re-check itself queues).
+announcements with compiled audiences; each process keeps one per workspace, re-checked
+against the workspace's ``content_version`` (app/kit/snapshots.py).
 """
 
-import asyncio
-import time
-from bisect import bisect_right
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.announcements.schemas import Status
-from app.kit.refresh import Renewals
+from app.kit.schedule import LiveSchedule
+from app.kit.snapshots import SnapshotCache
 from app.kit.time import utc_now
 from app.models import Announcement, Workspace
 from app.targeting.audience import (
@@ -56,11 +49,6 @@ class CachedAnnouncement:
     audience: CompiledAudience
     is_targeted: bool  # False: everyone sees it, no need to evaluate the audience
 
-    def is_live(self, now: datetime) -> bool:
-        return (self.publish_at is None or self.publish_at <= now) and (
-            self.expire_at is None or now < self.expire_at
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceSnapshot:
@@ -78,116 +66,31 @@ class WorkspaceSnapshot:
     # snapshot, on first use (feed.Candidate).
     candidates: "dict[tuple[str, str | None], Candidate]" = field(default_factory=dict)
     # Which announcements are live changes only at their publish_at and expire_at instants.
-    _boundaries: tuple[datetime, ...] = field(init=False)
-    _live_by_epoch: dict[int, tuple[CachedAnnouncement, ...]] = field(
-        init=False, default_factory=dict
-    )
+    _schedule: LiveSchedule[CachedAnnouncement] = field(init=False)
 
     def __post_init__(self) -> None:
-        instants = {
-            instant
-            for announcement in self.announcements
-            for instant in (announcement.publish_at, announcement.expire_at)
-            if instant is not None
-        }
-        object.__setattr__(self, "_boundaries", tuple(sorted(instants)))
+        object.__setattr__(self, "_schedule", LiveSchedule(self.announcements))
 
     def live_epoch(self, now: datetime) -> int:
         """How many publish/expire instants are past: the live set is the same within one."""
-        return bisect_right(self._boundaries, now)
+        return self._schedule.epoch(now)
 
     def live(self, now: datetime) -> tuple[CachedAnnouncement, ...]:
         """The announcements live at ``now``, in feed order (computed once per epoch)."""
-        epoch = self.live_epoch(now)
-        live = self._live_by_epoch.get(epoch)
-        if live is None:
-            live = tuple(item for item in self.announcements if item.is_live(now))
-            self._live_by_epoch[epoch] = live
-        return live
+        return self._schedule.live(now)
 
 
-@dataclass(slots=True)
-class _Entry:
-    snapshot: WorkspaceSnapshot
-    checked_at: float
-
-
-class WorkspaceSnapshotCache:
+class WorkspaceSnapshotCache(SnapshotCache[WorkspaceSnapshot]):
     def __init__(
         self, *, poll_after_s: int = 60, recheck_s: float = 1.0, max_workspaces: int = 10_000
     ) -> None:
         self.poll_after_s = poll_after_s
-        self.recheck_s = recheck_s
-        self.max_workspaces = max_workspaces
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._renewals = Renewals("widget snapshot")
+        super().__init__(
+            self._load, what="widget snapshot", recheck_s=recheck_s, max_workspaces=max_workspaces
+        )
 
-    async def get(
-        self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
-    ) -> WorkspaceSnapshot | None:
-        snapshot = self.get_now(sessionmaker, workspace_id)
-        if snapshot is not None:
-            return snapshot
-        return await self._renew(sessionmaker, workspace_id)
-
-    def get_now(
-        self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
-    ) -> WorkspaceSnapshot | None:
-        """The snapshot if it can be served without waiting, as nearly every time."""
-        entry = self._entries.get(workspace_id)
-        if entry is None:
-            return None
-        age = time.monotonic() - entry.checked_at
-        renewals = self._renewals
-        if not renewals.may_serve(
-            workspace_id, age, self.recheck_s, self._renew, sessionmaker, workspace_id
-        ):
-            return None
-        return entry.snapshot
-
-    async def renew(
-        self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
-    ) -> WorkspaceSnapshot | None:
-        """The snapshot checked against the database now (unless it was ``recheck_s / 2`` ago).
-
-        For a request that names an announcement its snapshot lacks: published a moment ago,
-        another replica may already show it.
-        """
-        return await self._renew(sessionmaker, workspace_id)
-
-    async def aclose(self) -> None:
-        await self._renewals.aclose()
-
-    async def _renew(
-        self, sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str
-    ) -> WorkspaceSnapshot | None:
-        lock = self._locks.setdefault(workspace_id, asyncio.Lock())
-        async with lock, sessionmaker() as session:  # one reload at a time per workspace
-            entry = self._entries.get(workspace_id)
-            if entry is not None and time.monotonic() - entry.checked_at < self.recheck_s / 2:
-                return entry.snapshot  # renewed while this one waited for the lock
-            version = await _content_version(session, workspace_id)
-            if version is None:
-                self._entries.pop(workspace_id, None)
-                return None
-            if entry is not None and entry.snapshot.content_version == version:
-                entry.checked_at = time.monotonic()
-                return entry.snapshot
-            snapshot = await load_snapshot(session, workspace_id, self.poll_after_s)
-            if snapshot is None:
-                return None
-            self._entries[workspace_id] = _Entry(snapshot, time.monotonic())
-            self._entries.move_to_end(workspace_id)
-            while len(self._entries) > self.max_workspaces:
-                evicted, _ = self._entries.popitem(last=False)
-                self._locks.pop(evicted, None)
-            return snapshot
-
-
-async def _content_version(session: AsyncSession, workspace_id: str) -> int | None:
-    statement = select(col(Workspace.content_version)).where(col(Workspace.id) == workspace_id)
-    return (await session.execute(statement)).scalar_one_or_none()
+    async def _load(self, session: AsyncSession, workspace_id: str) -> WorkspaceSnapshot | None:
+        return await load_snapshot(session, workspace_id, self.poll_after_s)
 
 
 async def load_snapshot(

@@ -21,6 +21,16 @@ class WorkspaceRepository:
         statement = select(Workspace).where(col(Workspace.slug) == slug)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
+    async def get_by_changelog_host(self, host: str) -> Workspace | None:
+        statement = select(Workspace).where(col(Workspace.changelog_host) == host)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def changelog_host_taken(self, host: str, *, excluding: str) -> bool:
+        statement = select(col(Workspace.id)).where(
+            col(Workspace.changelog_host) == host, col(Workspace.id) != excluding
+        )
+        return (await self.session.execute(statement)).first() is not None
+
     async def list_all(self) -> Sequence[Workspace]:
         statement = select(Workspace).order_by(col(Workspace.created_at))
         return (await self.session.execute(statement)).scalars().all()

@@ -1,9 +1,12 @@
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from app.announcements.schemas import ImageUrl, LinkUrl
+from app.changelog.hosts import normalize_host
+from app.changelog.theme import parse_hex, to_hex
 from app.kit.origins import normalize_origin
 from app.kit.schemas import InputModel, OutputModel, PatchModel
 from app.kit.slugs import SLUG_PATTERN
@@ -13,6 +16,8 @@ Origin = Annotated[str, AfterValidator(normalize_origin)]
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=63)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Origins = Annotated[list[Origin], Field(max_length=100)]
+AccentColor = Annotated[str, AfterValidator(lambda value: to_hex(parse_hex(value)))]
+HostName = Annotated[str, StringConstraints(max_length=260), AfterValidator(normalize_host)]
 
 
 class IdentityVerification(StrEnum):
@@ -33,6 +38,16 @@ class WorkspaceCreate(InputModel):
 
 
 class WorkspaceUpdate(PatchModel):
+    nullable_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            "changelog_name",
+            "changelog_logo_url",
+            "changelog_accent",
+            "changelog_product_url",
+            "changelog_host",
+        }
+    )
+
     name: Name | None = None
     slug: Slug | None = None
     allowed_origins: Origins | None = None
@@ -54,6 +69,25 @@ class WorkspaceUpdate(PatchModel):
     remove_identity_secret: str | None = Field(
         default=None, max_length=40, description="Id of a non-current identity secret to remove."
     )
+    changelog_name: Name | None = Field(
+        default=None, description="Heading of the public changelog (default: `name`)."
+    )
+    changelog_logo_url: ImageUrl | None = Field(
+        default=None, description="https URL of a logo shown beside the changelog's heading."
+    )
+    changelog_accent: AccentColor | None = Field(
+        default=None,
+        description="#rrggbb accent of the changelog page; refused (422) below WCAG AA "
+        "contrast (4.5:1) against the page's light background.",
+    )
+    changelog_product_url: LinkUrl | None = Field(
+        default=None, description="Where the changelog's link back to the product goes."
+    )
+    changelog_host: HostName | None = Field(
+        default=None,
+        description="A host name of your own (changelog.example.com) whose requests are "
+        "answered with this changelog at `/`; unique across the instance.",
+    )
 
 
 class IdentitySecretPublic(OutputModel):
@@ -73,6 +107,11 @@ class WorkspacePublic(OutputModel):
     )
     allow_anonymous: bool
     popover_daily_cap: int
+    changelog_name: str | None
+    changelog_logo_url: str | None
+    changelog_accent: str | None
+    changelog_product_url: str | None
+    changelog_host: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.changelog.theme import accent_problem
 from app.errors import Conflict, NotFound, Unauthorized, invalid_field
 from app.kit.ids import new_id
 from app.kit.slugs import slugify
@@ -96,6 +97,14 @@ class WorkspaceService:
         removed = changes.pop("remove_identity_secret", None)
         if isinstance(removed, str):
             _remove_identity_secret(workspace, removed)
+        accent = changes.get("changelog_accent")
+        if isinstance(accent, str) and (problem := accent_problem(accent)) is not None:
+            raise invalid_field("changelog_accent", f"{accent} {problem}", "contrast_too_low")
+        host = changes.get("changelog_host")
+        if isinstance(host, str) and await WorkspaceRepository(session).changelog_host_taken(
+            host, excluding=workspace.id
+        ):
+            raise Conflict(f"Another workspace already serves its changelog at {host!r}.")
         if data.allowed_origins is not None:
             changes["allowed_origins"] = list(dict.fromkeys(data.allowed_origins))
         for field, value in changes.items():

@@ -56,6 +56,7 @@ class TestCreate:
             "audience": {"condition": {"plan": {"$in": ["pro", "team"]}}, "rollout": 50},
             "frequency": "once",
             "public": True,
+            "public_despite_audience": True,  # targeted and public: the author confirms
             "translations": {"de": {"title": "Dunkelmodus", "body": "In den *Einstellungen*."}},
         }
         response = await client.post("/v1/announcements", json=payload, headers=tenant.auth)
