@@ -59,8 +59,9 @@ async def changelog_stylesheet(name: str) -> Response:
     )
 
 
-@router.get(
+@router.api_route(
     "/changelog/{workspace_slug}/feed.{kind}",
+    methods=["GET", "HEAD"],  # HEAD: feed readers and link checkers ask it
     response_class=Response,
     responses={
         200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()}},
@@ -87,8 +88,9 @@ async def changelog_feed(
     return _conditional(request, rendered, MEDIA_TYPES[kind.value])
 
 
-@router.get(
+@router.api_route(
     "/changelog/{workspace_slug}",
+    methods=["GET", "HEAD"],  # HEAD: feed readers and link checkers ask it
     response_class=Response,
     responses={200: {"content": {"text/html": {}}}, **problem_responses(404)},
 )
@@ -107,8 +109,9 @@ async def changelog_page(
     return _conditional(request, rendered, "text/html; charset=utf-8")
 
 
-@router.get(
+@router.api_route(
     "/changelog/{workspace_slug}/{announcement}",
+    methods=["GET", "HEAD"],  # HEAD: feed readers and link checkers ask it
     response_class=Response,
     responses={200: {"content": {"text/html": {}}}, **problem_responses(404)},
 )

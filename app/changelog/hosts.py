@@ -95,7 +95,7 @@ class ChangelogHosts:
             return scope
         rest = path.removeprefix("/")
         target = f"/changelog/{slug}" + (f"/{rest}" if rest else "")
-        # root_path tells the page it is served at the host's root, for its own links.
+        # The endpoints read "changelog_host" to link from the host's root, not /changelog/{slug}.
         return {**scope, "path": target, "raw_path": target.encode(), "changelog_host": host}
 
     async def slug_for(self, host: str) -> str | None:

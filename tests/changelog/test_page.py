@@ -283,3 +283,13 @@ class TestConditionalRequests:
         assert changed.status_code == 200
         assert changed.headers["etag"] != etag
         assert read_page(changed.text).titles == ["Second", "First"]
+
+
+class TestHead:
+    async def test_head_answers_like_get(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
+        await publish(client, tenant, title="Hello")
+        for path in ("", "/hello", "/feed.rss"):
+            got = await client.get(f"/changelog/{tenant.slug}{path}")
+            head = await client.head(f"/changelog/{tenant.slug}{path}")
+            assert head.status_code == 200, path
+            assert head.headers["etag"] == got.headers["etag"]
