@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.routing import APIRoute
 
 from app.changelog.assets import stylesheet
 from app.changelog.feeds import MEDIA_TYPES
@@ -59,9 +60,8 @@ async def changelog_stylesheet(name: str) -> Response:
     )
 
 
-@router.api_route(
+@router.get(
     "/changelog/{workspace_slug}/feed.{kind}",
-    methods=["GET", "HEAD"],  # HEAD: feed readers and link checkers ask it
     response_class=Response,
     responses={
         200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()}},
@@ -88,9 +88,8 @@ async def changelog_feed(
     return _conditional(request, rendered, MEDIA_TYPES[kind.value])
 
 
-@router.api_route(
+@router.get(
     "/changelog/{workspace_slug}",
-    methods=["GET", "HEAD"],  # HEAD: feed readers and link checkers ask it
     response_class=Response,
     responses={200: {"content": {"text/html": {}}}, **problem_responses(404)},
 )
@@ -109,9 +108,8 @@ async def changelog_page(
     return _conditional(request, rendered, "text/html; charset=utf-8")
 
 
-@router.api_route(
+@router.get(
     "/changelog/{workspace_slug}/{announcement}",
-    methods=["GET", "HEAD"],  # HEAD: feed readers and link checkers ask it
     response_class=Response,
     responses={200: {"content": {"text/html": {}}}, **problem_responses(404)},
 )
@@ -124,6 +122,15 @@ async def changelog_entry(
         snapshot, _reader(request, workspace_slug, locale), utc_now(), announcement
     )
     return _conditional(request, rendered, "text/html; charset=utf-8")
+
+
+# HEAD too (feed readers and link checkers ask it), answered by the same functions; kept
+# out of the OpenAPI document, where each would repeat its GET.
+for _route in list(router.routes):
+    if isinstance(_route, APIRoute) and _route.path.startswith("/changelog/{workspace_slug}"):
+        router.add_api_route(
+            _route.path, _route.endpoint, methods=["HEAD"], include_in_schema=False
+        )
 
 
 def _runtime(request: Request) -> ChangelogRuntime:
