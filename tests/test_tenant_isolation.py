@@ -35,6 +35,10 @@ PUBLIC = {
     "GET /readyz",
     "GET /metrics",
     "GET /widget.js",
+    # The public changelog (docs/changelog.md): public announcements only, by design.
+    "GET /changelog/{workspace_slug}",
+    "GET /changelog/{workspace_slug}/feed.{kind}",
+    "GET /changelog/{workspace_slug}/{announcement}",
     "GET /widget/{version}.js",
 }
 WIDGET_SCHEMES = {"APIKeyQuery", "APIKeyHeader"}
