@@ -1,7 +1,7 @@
 """public changelog: workspace theming and host, announcements' public_despite_audience
 
 Revision ID: b7e4c2a91f60
-Revises: 5c1f0e7a9b3d
+Revises: 03ae91b9bdd0
 Create Date: 2026-12-04 08:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b7e4c2a91f60"
-down_revision: str | None = "5c1f0e7a9b3d"
+down_revision: str | None = "03ae91b9bdd0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
