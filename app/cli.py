@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.cli import user_app
 from app.announcements.files import AnnouncementFileError, parse_announcement_file
 from app.announcements.schemas import AnnouncementCreate
 from app.announcements.service import announcement_service
@@ -51,6 +52,7 @@ workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=
 key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(key_app, name="key")
+app.add_typer(user_app, name="user")
 
 console = Console()
 errors = Console(stderr=True)

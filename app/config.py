@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     rate_limit_admin_key_burst: int = Field(default=100, ge=1)
     rate_limit_auth_failures_per_min: float = Field(default=10, ge=0)
     rate_limit_auth_failures_burst: int = Field(default=20, ge=1)
+    # Failed console sign-ins (docs/console.md), per account and per client address.
+    rate_limit_login_account_per_hour: float = Field(default=20, ge=0)
+    rate_limit_login_account_burst: int = Field(default=5, ge=1)
+    rate_limit_login_ip_per_hour: float = Field(default=60, ge=0)
+    rate_limit_login_ip_burst: int = Field(default=20, ge=1)
     # Unset: limits are kept per process. Set: shared by every replica through Redis.
     redis_url: OptionalSecret = None
     redis_key_prefix: str = Field(default="tidings:rl:", min_length=1, max_length=100)
@@ -136,6 +141,10 @@ class Settings(BaseSettings):
     webhook_scan_interval_s: float = Field(default=5.0, gt=0, le=3600)
     webhook_lease_ttl_s: float = Field(default=30.0, gt=0, le=3600)
     webhook_secret_overlap_s: float = Field(default=86400, ge=0, le=30 * 86400)
+
+    # Console sessions end after this long without a request, or this long after sign-in.
+    console_session_idle_minutes: int = Field(default=8 * 60, ge=1, le=30 * 24 * 60)
+    console_session_max_hours: int = Field(default=7 * 24, ge=1, le=90 * 24)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

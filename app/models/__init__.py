@@ -3,9 +3,14 @@
 from app.models.announcement import Announcement
 from app.models.announcement_segment import AnnouncementSegment
 from app.models.api_key import ApiKey
+from app.models.audit_entry import AuditEntry
 from app.models.base import SQLModel
+from app.models.console_session import ConsoleSession
 from app.models.end_user import EndUser
 from app.models.event import Event
+from app.models.invitation import Invitation
+from app.models.member import Member
+from app.models.membership import Membership
 from app.models.segment import Segment
 from app.models.stats import AnnouncementStats
 from app.models.user_state import UserState
@@ -23,8 +28,13 @@ __all__ = [
     "AnnouncementSegment",
     "AnnouncementStats",
     "ApiKey",
+    "AuditEntry",
+    "ConsoleSession",
     "EndUser",
     "Event",
+    "Invitation",
+    "Member",
+    "Membership",
     "SQLModel",
     "Segment",
     "UserState",
