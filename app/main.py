@@ -13,6 +13,7 @@ from app.announcements.endpoints import router as announcements_router
 from app.changelog.endpoints import router as changelog_router
 from app.changelog.service import ChangelogRuntime
 from app.config import Settings, get_settings
+from app.console.endpoints import install_console
 from app.db import create_engine, create_sessionmaker
 from app.demo.page import router as demo_router
 from app.end_users.endpoints import router as end_users_router
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Self-hosted in-app announcements: authoring, targeting, widget, engagement.",
         lifespan=lifespan,
         middleware=middleware,
+        docs_url=None,  # served from local files by app/console/api_docs.py, never a CDN
+        redoc_url=None,
     )
     app.hot_routes = HotRoutes(
         [
@@ -134,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(demo_router)
     app.include_router(webhooks_router)
     app.include_router(changelog_router)
+    install_console(app)
     return app
 
 

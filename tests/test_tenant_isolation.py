@@ -152,6 +152,11 @@ async def owned(
     }
 
 
+# Console members and their sessions belong to the instance (a member may work in several
+# workspaces); what ties them to a workspace, memberships, is a tenant table.
+INSTANCE_TABLES = {"members", "console_sessions"}
+
+
 async def tenant_rows(app: FastAPI, workspace_id: str) -> dict[str, list[tuple[str, ...]]]:
     """Every row of every tenant table that belongs to this workspace."""
     rows: dict[str, list[tuple[str, ...]]] = {}
@@ -162,6 +167,8 @@ async def tenant_rows(app: FastAPI, workspace_id: str) -> dict[str, list[tuple[s
             column = table.c.get("workspace_id")
             if column is None and table.name == "workspaces":
                 column = table.c.id
+            if column is None and table.name in INSTANCE_TABLES:
+                continue
             assert column is not None, f"{table.name} has no workspace_id"
             result = await session.execute(select(table).where(column == workspace_id))
             rows[table.name] = sorted(tuple(map(str, row)) for row in result)

@@ -1,0 +1,41 @@
+// The console's own behaviour, progressive: every page works without it.
+(() => {
+  "use strict";
+
+  // Menus (<details>) close on Escape and on a click elsewhere, as menus do.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    for (const menu of document.querySelectorAll("details.menu[open]")) {
+      menu.open = false;
+      menu.querySelector("summary")?.focus();
+    }
+  });
+  document.addEventListener("click", (event) => {
+    for (const menu of document.querySelectorAll("details.menu[open]")) {
+      if (!menu.contains(event.target)) menu.open = false;
+    }
+  });
+
+  // Buttons with data-confirm ask first (deleting a draft, revoking a key).
+  document.addEventListener("submit", (event) => {
+    const button = event.submitter;
+    const question = button?.dataset.confirm;
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
+  // Copy buttons: data-copy names the element whose text goes to the clipboard.
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    try {
+      await navigator.clipboard.writeText(source.value ?? source.textContent);
+      const label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(() => { button.textContent = label; }, 1500);
+    } catch {
+      source.focus();
+    }
+  });
+})();
