@@ -7,6 +7,7 @@ RUN python -m venv /opt/tidings
 # widget/dist is the built widget that pyproject.toml packages as data.
 # tests/ops/test_docker_image.py builds the wheel from exactly these paths.
 COPY pyproject.toml README.md ./
+# app/ holds the console's templates and committed static files too (package data).
 COPY app ./app
 COPY migrations ./migrations
 COPY widget/dist ./widget/dist
