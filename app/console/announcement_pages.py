@@ -1,19 +1,39 @@
-"""Announcement pages of the console: the list (state, figures at a glance, filters)."""
+"""Announcement pages of the console: the list (state, figures at a glance, filters) and the
+editor (every field of the API; publish, schedule, archive, delete; 412 shown side by side).
 
+Every change goes through ``announcement_service``, as the API's do."""
+
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse
 
+from app.accounts.audit import Actor, audit_service
+from app.accounts.schemas import Role
 from app.announcements.endpoints import to_public
 from app.announcements.repository import ListFilters
-from app.announcements.schemas import State
+from app.announcements.schemas import (
+    AnnouncementCreate,
+    AnnouncementPublic,
+    AnnouncementUpdate,
+    Display,
+    Frequency,
+    State,
+    Status,
+)
 from app.announcements.service import announcement_service
-from app.console.auth import WorkspaceDep
-from app.console.routing import ConsoleRoute, pages_of
+from app.console.auth import CsrfDep, WorkspaceContext, WorkspaceDep
+from app.console.forms import EditorForm, differences
+from app.console.routing import ConsoleRoute, Refused, pages_of
 from app.db import SessionDep
 from app.engagement.series import Interval
 from app.engagement.service import engagement_service, resolve_range
-from app.errors import invalid_field
+from app.errors import Conflict, InvalidInput, PreconditionFailed, invalid_field
+from app.kit.etags import quote_etag
+from app.models import Announcement
+from app.targeting.service import segment_service
 
 router = APIRouter(prefix="/console/w/{slug}", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -60,4 +80,262 @@ async def announcement_list(
         states=STATES,
         categories=CATEGORIES,
         section="announcements",
+        deleted="deleted" in request.query_params,
     )
+
+
+# --- the editor ---------------------------------------------------------------------------
+
+ACTIONS_ON_NEW = {"save": Status.draft, "publish": Status.published}
+ACTIONS_ON_EDIT: dict[str, Status | None] = {
+    "save": None,  # keep the status it has
+    "publish": Status.published,
+    "archive": Status.archived,
+    "unpublish": Status.draft,
+}
+AUDITED_AS = {
+    "save": "updated",
+    "publish": "published",
+    "archive": "archived",
+    "unpublish": "unpublished",
+}
+NOTICES = {
+    "created": "Saved as a draft.",
+    "saved": "Saved.",
+    "publish": "Published.",
+    "archive": "Archived: it no longer shows anywhere; its figures are kept.",
+    "unpublish": "Moved back to draft: it no longer shows.",
+}
+
+
+def _editor_path(context: WorkspaceContext, announcement_id: str | None = None) -> str:
+    base = f"/console/w/{context.workspace.slug}/announcements"
+    return f"{base}/{announcement_id}" if announcement_id else f"{base}/new"
+
+
+async def _editor(
+    request: Request,
+    context: WorkspaceContext,
+    session: SessionDep,
+    form: EditorForm,
+    announcement: AnnouncementPublic | None,
+    *,
+    status_code: int = 200,
+    notice: str | None = None,
+    problem: str | None = None,
+    conflict: dict[str, Any] | None = None,
+) -> Response:
+    segments = (await segment_service.list(session, context.workspace.id, 100, None)).items
+    return pages_of(request).render(
+        "announcements/editor.html",
+        status_code=status_code,
+        context=context,
+        section="announcements",
+        form=form,
+        announcement=announcement,
+        segments=segments,
+        categories=CATEGORIES,
+        displays=[display.value for display in Display],
+        frequencies=[frequency.value for frequency in Frequency],
+        notice=notice,
+        problem=problem,
+        conflict=conflict,
+        action_path=_editor_path(context, announcement.id if announcement else None),
+    )
+
+
+def _action(form: FormData, allowed: Mapping[str, object]) -> str:
+    action = form.get("action")
+    if not isinstance(action, str) or action not in allowed:
+        raise invalid_field("action", f"must be one of {', '.join(allowed)}")
+    return action
+
+
+@router.get("/announcements/new")
+async def new_announcement(
+    request: Request, context: WorkspaceDep, session: SessionDep
+) -> Response:
+    context.require(Role.editor, "writing announcements")
+    return await _editor(request, context, session, EditorForm.blank(), None)
+
+
+@router.post("/announcements/new")
+async def create_announcement(
+    request: Request, context: WorkspaceDep, session: SessionDep, _csrf: CsrfDep
+) -> Response:
+    context.require(Role.editor, "writing announcements")
+    submitted = await request.form()
+    action = _action(submitted, ACTIONS_ON_NEW)
+    form = EditorForm.read(submitted)
+    form.fields["status"] = ACTIONS_ON_NEW[action].value
+    data = form.validated(AnnouncementCreate)
+    problem = None
+    if isinstance(data, AnnouncementCreate):
+        try:
+            created = await announcement_service.create(session, context.workspace.id, data)
+        except (InvalidInput, Conflict) as exc:
+            form.add_errors(exc.errors)
+            problem = exc.detail
+        else:
+            await _audit(session, context, "created", created, {"status": created.status})
+            notice = "publish" if action == "publish" else "created"
+            return RedirectResponse(
+                f"{_editor_path(context, created.id)}?done={notice}", status_code=303
+            )
+    raise Refused(
+        await _editor(
+            request,
+            context,
+            session,
+            form,
+            None,
+            status_code=422,
+            problem=problem or _summary(form),
+        )
+    )
+
+
+@router.get("/announcements/{announcement_id}")
+async def edit_announcement(
+    request: Request,
+    announcement_id: str,
+    context: WorkspaceDep,
+    session: SessionDep,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    announcement = await announcement_service.get(session, context.workspace.id, announcement_id)
+    public = to_public(announcement)
+    return await _editor(
+        request,
+        context,
+        session,
+        EditorForm.of(public),
+        public,
+        notice=NOTICES.get(done or ""),
+    )
+
+
+@router.post("/announcements/{announcement_id}")
+async def update_announcement(
+    request: Request,
+    announcement_id: str,
+    context: WorkspaceDep,
+    session: SessionDep,
+    _csrf: CsrfDep,
+) -> Response:
+    context.require(Role.editor, "changing announcements")
+    current = await announcement_service.get(session, context.workspace.id, announcement_id)
+    submitted = await request.form()
+    action = _action(submitted, ACTIONS_ON_EDIT)
+    form = EditorForm.read(submitted)
+    status = ACTIONS_ON_EDIT[action]
+    if status is not None:
+        form.fields["status"] = status.value
+    version = submitted.get("version")
+    data = form.validated(AnnouncementUpdate)
+    problem = None
+    if isinstance(data, AnnouncementUpdate):
+        try:
+            updated = await announcement_service.update(
+                session,
+                context.workspace.id,
+                announcement_id,
+                data,
+                if_match=quote_etag(version if isinstance(version, str) else ""),
+            )
+        except PreconditionFailed:
+            raise Refused(
+                await _conflict(request, context, session, form, announcement_id)
+            ) from None
+        except (InvalidInput, Conflict) as exc:
+            form.add_errors(exc.errors)
+            problem = exc.detail
+        else:
+            await _audit(
+                session, context, AUDITED_AS[action], updated, {"version": updated.version}
+            )
+            notice = "saved" if action == "save" else action
+            return RedirectResponse(
+                f"{_editor_path(context, announcement_id)}?done={notice}", status_code=303
+            )
+    raise Refused(
+        await _editor(
+            request,
+            context,
+            session,
+            form,
+            to_public(current),
+            status_code=422,
+            problem=problem or _summary(form),
+        )
+    )
+
+
+async def _conflict(
+    request: Request,
+    context: WorkspaceContext,
+    session: SessionDep,
+    form: EditorForm,
+    announcement_id: str,
+) -> Response:
+    """Someone saved meanwhile: show both versions; the form keeps the author's text."""
+    current = to_public(
+        await announcement_service.get(session, context.workspace.id, announcement_id)
+    )
+    theirs = EditorForm.of(current, form.values.get("schedule_tz") or "UTC")
+    changed = differences(form.values, theirs.values)
+    return await _editor(
+        request,
+        context,
+        session,
+        form,
+        current,  # its version is the one a new save must name
+        status_code=412,
+        conflict={"changed": changed, "theirs": theirs.values, "version": current.version},
+    )
+
+
+@router.post("/announcements/{announcement_id}/delete")
+async def delete_announcement(
+    announcement_id: str, context: WorkspaceDep, session: SessionDep, _csrf: CsrfDep
+) -> Response:
+    context.require(Role.editor, "deleting announcements")
+    announcement = await announcement_service.get(session, context.workspace.id, announcement_id)
+    title = announcement.title
+    await announcement_service.delete(session, context.workspace.id, announcement_id)
+    await audit_service.record(
+        session,
+        context.workspace.id,
+        Actor.of_member(context.member),
+        "announcement.deleted",
+        "announcement",
+        announcement_id,
+        title,
+    )
+    return RedirectResponse(
+        f"/console/w/{context.workspace.slug}/announcements?deleted=1", status_code=303
+    )
+
+
+async def _audit(
+    session: SessionDep,
+    context: WorkspaceContext,
+    verb: str,
+    announcement: Announcement,
+    details: dict[str, Any],
+) -> None:
+    await audit_service.record(
+        session,
+        context.workspace.id,
+        Actor.of_member(context.member),
+        f"announcement.{verb}",
+        "announcement",
+        announcement.id,
+        announcement.title,
+        details,
+    )
+
+
+def _summary(form: EditorForm) -> str:
+    count = len(form.errors)
+    return f"{count} field{'s' * (count != 1)} need{'s' * (count == 1)} a correction."

@@ -32,7 +32,7 @@ from app.console.auth import (
     tokens_match,
 )
 from app.console.pages import Pages
-from app.console.routing import ConsoleRoute, error_page, pages_of
+from app.console.routing import ConsoleRoute, Refused, error_page, pages_of
 from app.db import SessionDep
 from app.errors import AppError, InvalidInput, NotFound
 
@@ -219,13 +219,12 @@ async def change_password(request: Request, session: SessionDep, viewer: CsrfDep
                 session, viewer.member, text(form, "current_password", 1000), new_password
             )
         except InvalidInput as exc:
-            await session.rollback()
             errors = {
                 "new_password" if e["field"] == "password" else e["field"]: e["message"]
                 for e in exc.errors
             }
     if errors:
-        return page(request, "password.html", 422, viewer=viewer, errors=errors, done=False)
+        raise Refused(page(request, "password.html", 422, viewer=viewer, errors=errors, done=False))
     # Every session ended with the old password; this browser goes on in a new one.
     signed_in = await session_service.start(
         session,
@@ -287,10 +286,9 @@ async def accept_invitation(request: Request, token: str, session: SessionDep) -
                 session, token, password, text(form, "name", 100)
             )
         except InvalidInput as exc:
-            await session.rollback()
             errors = {e["field"]: e["message"] for e in exc.errors}
     if errors:
-        return _invitation_page(request, opened.invitation.email, opened, errors, 422)
+        raise Refused(_invitation_page(request, opened.invitation.email, opened, errors, 422))
     signed_in = await session_service.start(
         session,
         member,

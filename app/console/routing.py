@@ -23,6 +23,17 @@ from app.errors import AppError, is_database_unavailable
 logger = logging.getLogger("tidings.console")
 
 
+class Refused(Exception):
+    """A page refusing the request (a form with errors, a conflict): sent as it is, and the
+    request's transaction is rolled back, since the exception passes through the session.
+
+    Rendered before raising, while what the page shows is still loaded."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def pages_of(request: Request) -> Pages:
     pages: Pages = request.app.state.console_pages
     return pages
@@ -41,6 +52,8 @@ class ConsoleRoute(APIRoute):
         async def console_handler(request: Request) -> Response:
             try:
                 response = await handler(request)
+            except Refused as exc:
+                response = exc.response
             except NeedsSignIn as exc:
                 response = RedirectResponse(
                     f"/console/sign-in?next={quote(exc.return_to, safe='/')}", status_code=303

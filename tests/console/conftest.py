@@ -28,8 +28,10 @@ from tests.widget_e2e.harness import Workspace, create_workspace, running_tiding
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_origin(database_url: str) -> Iterator[str]:
+    # Not for the whole session: a server left running would hold the SQLite file (and
+    # its write-ahead log) open under the tests of other packages.
     with running_tidings(database_url) as origin:
         yield origin
 

@@ -47,6 +47,13 @@ class TestAccessibility:
         _check(page, log, "announcements")
         page.locator("details.switcher summary").click()
         _check(page, log, "workspace switcher open")
+        page.get_by_role("link", name="Dark mode is here").click()
+        expect(page.get_by_label("Title", exact=True)).to_have_value("Dark mode is here")
+        _check(page, log, "editor")
+        page.goto(f"{console_origin}/console/w/{site.slug}/announcements/new")
+        page.get_by_role("button", name="Save draft").click()  # no title: errors shown
+        expect(page.locator("#error-summary")).to_be_visible()
+        _check(page, log, "editor with errors")
         page.goto(f"{console_origin}/console/account/password")
         _check(page, log, "password")
         page.goto(f"{console_origin}/console/no/such/page")
