@@ -3,6 +3,9 @@ editor (every field of the API; publish, schedule, archive, delete; 412 shown si
 
 Every change goes through ``announcement_service``, as the API's do."""
 
+import base64
+import hashlib
+import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -26,6 +29,8 @@ from app.announcements.schemas import (
 from app.announcements.service import announcement_service
 from app.console.auth import CsrfDep, WorkspaceContext, WorkspaceDep
 from app.console.forms import EditorForm, differences
+from app.console.pages import preview_frame_policy
+from app.console.preview import SURFACES, preview_feed
 from app.console.routing import ConsoleRoute, Refused, pages_of
 from app.db import SessionDep
 from app.engagement.series import Interval
@@ -34,6 +39,7 @@ from app.errors import Conflict, InvalidInput, PreconditionFailed, invalid_field
 from app.kit.etags import quote_etag
 from app.models import Announcement
 from app.targeting.service import segment_service
+from app.widget.assets import WidgetAsset
 
 router = APIRouter(prefix="/console/w/{slug}", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -193,6 +199,87 @@ async def create_announcement(
             problem=problem or _summary(form),
         )
     )
+
+
+# --- the live preview (drawn by the real widget, in a frame) ------------------------------
+
+
+def _preview_frame(
+    request: Request, payload: dict[str, Any] | None, message: str | None
+) -> Response:
+    asset: WidgetAsset | None = request.app.state.widget_asset
+    widget = None
+    if asset is not None:
+        digest = base64.b64encode(hashlib.sha384(asset.body).digest()).decode()
+        widget = {"url": f"/widget/{asset.version}.js", "integrity": f"sha384-{digest}"}
+    nonce = secrets.token_urlsafe(16)
+    response = pages_of(request).render(
+        "announcements/preview_frame.html",
+        payload=payload,
+        message=message,
+        widget=widget,
+        nonce=nonce,
+    )
+    # The frame is the console's own: framed by its editor only. The widget takes the
+    # nonce of its script tag for its styles where constructable stylesheets are missing.
+    response.headers["Content-Security-Policy"] = preview_frame_policy(nonce)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _preview_of(request: Request, form: EditorForm, announcement_id: str | None) -> Response:
+    if not form.values["title"].strip():
+        return _preview_frame(request, None, "Type a title to see the preview.")
+    data = form.validated(AnnouncementCreate)
+    if not isinstance(data, AnnouncementCreate):
+        names = ", ".join(name.replace("_", " ") for name in form.errors)
+        return _preview_frame(request, None, f"Correct these fields to see the preview: {names}.")
+    surface = str(form.values.get("preview_surface") or "as-set")
+    locale = str(form.values.get("preview_locale") or "") or None
+    payload = {
+        "feed": preview_feed(
+            data,
+            surface=surface if surface in SURFACES else "as-set",
+            locale=locale if locale in data.translations else None,
+            announcement_id=announcement_id,
+        ),
+        "open_feed": surface == "feed" or data.display is Display.feed,
+        "locale": locale,
+    }
+    return _preview_frame(request, payload, None)
+
+
+@router.get("/announcements/preview")
+async def blank_preview(request: Request, context: WorkspaceDep) -> Response:
+    return _preview_frame(request, None, "Type a title to see the preview.")
+
+
+@router.post("/announcements/preview")
+async def live_preview(request: Request, context: WorkspaceDep, _csrf: CsrfDep) -> Response:
+    """The preview of the form as it stands (posted into the editor's preview frame)."""
+    submitted = await request.form()
+    form = EditorForm.read(submitted)
+    for name in ("preview_surface", "preview_locale"):
+        value = submitted.get(name)
+        form.values[name] = value if isinstance(value, str) else ""
+    announcement_id = submitted.get("announcement_id")
+    return _preview_of(request, form, announcement_id if isinstance(announcement_id, str) else None)
+
+
+@router.get("/announcements/{announcement_id}/preview")
+async def saved_preview(
+    request: Request,
+    announcement_id: str,
+    context: WorkspaceDep,
+    session: SessionDep,
+    preview_surface: Annotated[str, Query(max_length=20)] = "as-set",
+    preview_locale: Annotated[str, Query(max_length=35)] = "",
+) -> Response:
+    """The preview of the announcement as saved (what viewers, who cannot edit, refresh)."""
+    announcement = await announcement_service.get(session, context.workspace.id, announcement_id)
+    form = EditorForm.of(to_public(announcement))
+    form.values.update(preview_surface=preview_surface, preview_locale=preview_locale)
+    return _preview_of(request, form, announcement.id)
 
 
 @router.get("/announcements/{announcement_id}")

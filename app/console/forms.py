@@ -92,7 +92,9 @@ class EditorForm:
                 for locale, text in announcement.translations.items()
             ],
         }
-        return cls(values)
+        editor = cls(values)
+        editor._interpret()
+        return editor
 
     @classmethod
     def read(cls, form: FormData) -> "EditorForm":

@@ -20,11 +20,30 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "img-src 'self' https: data:",
         "font-src 'self'",
         "connect-src 'self'",
+        "frame-src 'self'",  # the editor's preview frame
         "form-action 'self'",
         "frame-ancestors 'none'",
         "base-uri 'none'",
     )
 )
+
+
+def preview_frame_policy(nonce: str) -> str:
+    """The preview frame's policy: the console's, framed by the console, the widget's nonce."""
+    return "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            f"style-src 'self' 'nonce-{nonce}'",
+            "img-src 'self' https: data:",
+            "connect-src 'self'",
+            "frame-ancestors 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+        )
+    )
+
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",

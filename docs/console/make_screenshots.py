@@ -149,6 +149,14 @@ def capture(origin: str, slug: str) -> None:
                 page.get_by_role("button", name="Sign in").click()
                 page.wait_for_url(f"**/console/w/{slug}/announcements")
                 shoot(page, "announcements", scheme, size)
+                page.get_by_role("link", name="Dark mode is here").click()
+                frame = page.frame_locator("#preview-frame")
+                frame.locator("tidings-widget").wait_for(state="attached")
+                page.wait_for_timeout(800)  # the popover's entrance
+                shoot(page, "editor", scheme, size)
+                page.locator("#preview-frame").scroll_into_view_if_needed()
+                page.wait_for_timeout(300)
+                shoot(page, "preview", scheme, size)
                 context.close()
         browser.close()
 

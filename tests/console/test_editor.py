@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests.console.conftest import Site, Team, sign_in
 from tests.widget_e2e.conftest import BrowserLog
+from tests.widget_e2e.harness import Database
 
 
 def _api(site: Site, api: httpx.Client, announcement_id: str) -> dict[str, Any]:
@@ -214,3 +215,61 @@ class TestRolesAndTenants:
             form={"csrf_token": str(token)},
         )
         assert posted.status == 404
+
+
+class TestPreview:
+    def test_the_real_widget_draws_what_is_typed_and_records_nothing(
+        self, page: Page, console_origin: str, site: Site, database_url: str
+    ) -> None:
+        sign_in(page, console_origin, site.editor)
+        page.goto(f"{console_origin}/console/w/{site.slug}/announcements/new")
+        frame = page.frame_locator("#preview-frame")
+        expect(frame.get_by_text("Type a title to see the preview.")).to_be_visible()
+
+        page.get_by_label("Title", exact=True).fill("Bulk edit is here")
+        page.get_by_label("Body", exact=True).fill("Select many rows, then **Edit**.")
+        page.get_by_label("Button label").fill("Try it")
+        page.get_by_label("Button link").fill("https://app.example.com/rows")
+        # A feed item: the widget's own feed panel opens, with the item in it.
+        feed = frame.get_by_role("dialog", name="What's new")
+        expect(feed.get_by_role("article", name="Bulk edit is here")).to_be_visible()
+        expect(feed.get_by_role("link", name="Try it")).to_have_attribute(
+            "href", "https://app.example.com/rows"
+        )
+        expect(feed.locator("strong")).to_have_text("Edit")
+
+        # As a modal, then in dark colors (the system's): the widget's own dark palette.
+        page.get_by_label("Display").select_option("modal")
+        modal = frame.get_by_role("dialog", name="Bulk edit is here")
+        expect(modal).to_be_visible()
+        expect(modal.get_by_role("button", name="Dismiss")).to_be_visible()
+        light = modal.evaluate("e => getComputedStyle(e).backgroundColor")
+        page.emulate_media(color_scheme="dark")
+        expect(modal).not_to_have_css("background-color", light)
+
+        # Shown as a feed item on request, whatever its display.
+        page.get_by_label("Show as").select_option("feed")
+        expect(feed.get_by_role("article", name="Bulk edit is here")).to_be_visible()
+
+        # Nothing the preview did reached the server as engagement.
+        page.wait_for_timeout(500)
+        assert Database(database_url).count_events(site.workspace.id, "impression") == 0
+
+    def test_a_translation_is_previewed_in_its_language(
+        self, page: Page, console_origin: str, site: Site
+    ) -> None:
+        created = site.workspace.announce(
+            "Reports", translations={"de": {"title": "Berichte", "body": "Neu!"}}
+        )
+        sign_in(
+            page,
+            console_origin,
+            site.viewer,  # viewers see the preview too
+            path=f"/console/w/{site.slug}/announcements/{created['id']}",
+        )
+        frame = page.frame_locator("#preview-frame")
+        expect(frame.get_by_role("article", name="Reports")).to_be_visible()
+        page.get_by_label("Preview language").select_option("de")
+        page.get_by_role("button", name="Refresh preview").click()
+        expect(frame.get_by_role("article", name="Berichte")).to_be_visible()
+        expect(frame.get_by_role("dialog", name="Neuigkeiten")).to_be_visible()

@@ -38,4 +38,19 @@
       source.focus();
     }
   });
+
+  // The editor's live preview: the form is posted into the preview frame (the "Refresh
+  // preview" button does the same without script) a moment after each change.
+  const refresh = document.getElementById("preview-submit");
+  if (refresh && refresh.form) {
+    let timer = 0;
+    const later = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => refresh.form.requestSubmit(refresh), 600);
+    };
+    document.getElementById("editor-form")?.addEventListener("input", later);
+    for (const input of document.querySelectorAll("[data-preview-input]")) {
+      input.addEventListener("change", later);
+    }
+  }
 })();
