@@ -9,7 +9,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
@@ -21,24 +23,34 @@ from app.announcements.schemas import (
     AnnouncementCreate,
     AnnouncementPublic,
     AnnouncementUpdate,
+    Audience,
     Display,
     Frequency,
     State,
     Status,
 )
 from app.announcements.service import announcement_service
+from app.console.audience_rows import OPERATORS
 from app.console.auth import CsrfDep, WorkspaceContext, WorkspaceDep
 from app.console.forms import EditorForm, differences
 from app.console.pages import preview_frame_policy
-from app.console.preview import SURFACES, preview_feed
+from app.console.preview import PREVIEW_ID, SURFACES, preview_feed
 from app.console.routing import ConsoleRoute, Refused, pages_of
 from app.db import SessionDep
 from app.engagement.series import Interval
 from app.engagement.service import engagement_service, resolve_range
-from app.errors import Conflict, InvalidInput, PreconditionFailed, invalid_field
+from app.errors import (
+    Conflict,
+    InvalidInput,
+    PreconditionFailed,
+    field_errors_from_pydantic,
+    invalid_field,
+)
 from app.kit.etags import quote_etag
 from app.models import Announcement
-from app.targeting.service import segment_service
+from app.targeting.audience import validate_audience
+from app.targeting.schemas import PreviewUser
+from app.targeting.service import audience_preview_service, segment_service
 from app.widget.assets import WidgetAsset
 
 router = APIRouter(prefix="/console/w/{slug}", route_class=ConsoleRoute, include_in_schema=False)
@@ -143,6 +155,7 @@ async def _editor(
         categories=CATEGORIES,
         displays=[display.value for display in Display],
         frequencies=[frequency.value for frequency in Frequency],
+        operators=OPERATORS,
         notice=notice,
         problem=problem,
         conflict=conflict,
@@ -280,6 +293,77 @@ async def saved_preview(
     form = EditorForm.of(to_public(announcement))
     form.values.update(preview_surface=preview_surface, preview_locale=preview_locale)
     return _preview_of(request, form, announcement.id)
+
+
+# --- the audience: who would see it, and how many ------------------------------------------
+
+
+@router.post("/announcements/audience")
+async def explain_audience(
+    request: Request, context: WorkspaceDep, session: SessionDep, _csrf: CsrfDep
+) -> Response:
+    """Whether a user is in the audience as edited (and why), and its size (an htmx part)."""
+    submitted = await request.form()
+    announcement_id = submitted.get("announcement_id")
+    saved_id = announcement_id if isinstance(announcement_id, str) and announcement_id else None
+    if context.can_edit or saved_id is None:
+        form = EditorForm.read(submitted)
+        audience_fields = form.fields.get("audience", {})
+        problem = form.errors.get("audience_condition") or form.errors.get("audience_rollout")
+    else:  # a viewer's form is read-only (not sent): the saved audience
+        saved = await announcement_service.get(session, context.workspace.id, saved_id)
+        audience_fields, problem = dict(saved.audience), None
+    part = "announcements/_audience_answer.html"
+    if problem:
+        return pages_of(request).render(part, problem=f"The condition {problem}.")
+    try:
+        audience = await validate_audience(
+            session, context.workspace.id, Audience.model_validate(audience_fields).model_dump()
+        )
+        who = _preview_user(submitted)
+    except (ValidationError, InvalidInput) as exc:
+        errors = (
+            field_errors_from_pydantic(exc.errors())
+            if isinstance(exc, ValidationError)
+            else exc.errors
+        )
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc)
+        return pages_of(request).render(part, problem=detail)
+    seed = saved_id or PREVIEW_ID
+    explained = (
+        await audience_preview_service.explain_audience(
+            session, context.workspace.id, seed, audience, who
+        )
+        if who is not None
+        else None
+    )
+    size = await audience_preview_service.audience_size(
+        session, context.workspace.id, seed, audience
+    )
+    return pages_of(request).render(
+        part,
+        problem=None,
+        explained=explained,
+        size=size,
+        is_saved=saved_id is not None and not context.can_edit,
+        has_rollout=audience.get("rollout") is not None,
+    )
+
+
+def _preview_user(form: FormData) -> PreviewUser | None:
+    """The user typed into "who would see this?", if any (attributes as JSON)."""
+    user_id = str(form.get("who_id") or "").strip()
+    locale = str(form.get("who_locale") or "").strip()
+    attributes_text = str(form.get("who_attributes") or "").strip()
+    if not (user_id or locale or attributes_text):
+        return None
+    try:
+        attributes = orjson.loads(attributes_text) if attributes_text else {}
+    except orjson.JSONDecodeError:
+        raise invalid_field("who_attributes", "is not valid JSON") from None
+    return PreviewUser.model_validate(
+        {"id": user_id or None, "locale": locale or None, "attributes": attributes}
+    )
 
 
 @router.get("/announcements/{announcement_id}")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from app.announcements.schemas import AnnouncementPublic
+from app.console.audience_rows import Row, condition_of, rows_of
 from app.errors import FieldError, field_errors_from_pydantic
 from app.kit.locales import normalize_locale
 
@@ -36,6 +37,7 @@ TEXT_INPUTS = (
 )
 FLAGS = ("pinned", "public")
 MAX_TRANSLATIONS = 50
+MAX_ROWS = 50
 
 
 class EditorForm:
@@ -59,6 +61,9 @@ class EditorForm:
             public=False,
             audience_segments=[],
             translations=[],
+            condition_rows=[],
+            condition_rows_from=_canonical(None),
+            rows_unavailable=False,
         )
         return cls(values)
 
@@ -93,8 +98,16 @@ class EditorForm:
             ],
         }
         editor = cls(values)
+        editor._show_rows(condition)
         editor._interpret()
         return editor
+
+    def _show_rows(self, condition: dict[str, Any] | None) -> None:
+        """Show ``condition`` as rows when rows can say it, and note what they were made of."""
+        rows = rows_of(condition)
+        self.values["rows_unavailable"] = rows is None
+        self.values["condition_rows"] = [vars(row) for row in rows or []]
+        self.values["condition_rows_from"] = _canonical(condition) if rows is not None else ""
 
     @classmethod
     def read(cls, form: FormData) -> "EditorForm":
@@ -116,8 +129,37 @@ class EditorForm:
         # A row left blank (the one offered for a new language) is no translation.
         values["translations"] = [row for row in rows if any(row.values())]
         editor = cls(values)
+        editor._take_rows_or_json(form)
         editor._interpret()
         return editor
+
+    def _take_rows_or_json(self, form: FormData) -> None:
+        """The condition comes from the rows, unless the raw JSON was edited since the page
+        showed them (or rows could not show it): then from the JSON."""
+        rows = [
+            Row(
+                _text(form, f"cond_attr_{index}", 200),
+                _text(form, f"cond_op_{index}", 10),
+                _text(form, f"cond_value_{index}", 2000),
+            )
+            for index in range(MAX_ROWS)
+            if f"cond_attr_{index}" in form
+        ]
+        shown_from = _text(form, "condition_rows_from", 20_000)
+        typed = self.values["audience_condition"]
+        if form.get("condition_source") == "rows" and _canonical_text(typed) == shown_from:
+            condition = condition_of(rows)
+            self.values["audience_condition"] = _pretty_json(condition) if condition else ""
+            self._show_rows(condition)
+            return
+        try:
+            parsed = orjson.loads(typed) if typed.strip() else None
+        except orjson.JSONDecodeError:
+            self.values["rows_unavailable"] = True  # the JSON's error is shown by it
+            self.values["condition_rows"] = []
+            self.values["condition_rows_from"] = ""
+            return
+        self._show_rows(parsed if isinstance(parsed, dict) else None)
 
     def _interpret(self) -> None:
         v = self.values
@@ -245,6 +287,18 @@ def _zone(name: str) -> ZoneInfo | None:
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime(LOCAL_MINUTE) if moment else ""
+
+
+def _canonical(condition: dict[str, Any] | None) -> str:
+    return orjson.dumps(condition or {}, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _canonical_text(text: str) -> str:
+    try:
+        parsed = orjson.loads(text) if text.strip() else {}
+    except orjson.JSONDecodeError:
+        return text
+    return _canonical(parsed) if isinstance(parsed, dict) else text
 
 
 def _pretty_json(value: Any) -> str:

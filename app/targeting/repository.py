@@ -7,7 +7,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.models import Announcement, AnnouncementSegment, Segment
+from app.models import Announcement, AnnouncementSegment, EndUser, Segment
 
 
 class SegmentRepository:
@@ -116,3 +116,22 @@ class SegmentRepository:
                     for segment_id in segment_ids
                 ],
             )
+
+    async def known_end_users(
+        self, workspace_id: str, limit: int
+    ) -> Sequence[tuple[str | None, str | None, str | None, dict[str, Any] | None]]:
+        """(user id, anonymous id, locale, attributes) of the workspace's end users, the
+        most recently seen first; anonymous visitors merged into a user are left out."""
+        statement = (
+            select(
+                col(EndUser.user_id),
+                col(EndUser.anonymous_id),
+                col(EndUser.locale),
+                col(EndUser.attributes),
+            )
+            .where(col(EndUser.workspace_id) == workspace_id, col(EndUser.merged_into).is_(None))
+            .order_by(col(EndUser.last_seen_at).desc())
+            .limit(limit)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [(row[0], row[1], row[2], row[3]) for row in rows]

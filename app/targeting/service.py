@@ -1,6 +1,6 @@
 """Saved segments, and the audience preview that explains who sees what and why."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +22,7 @@ from app.targeting.attributes import (
     merge_attributes,
     validate_user_attributes,
 )
-from app.targeting.audience import compile_audience, validated_condition
+from app.targeting.audience import CompiledAudience, compile_audience, validated_condition
 from app.targeting.conditions import compile_condition
 from app.targeting.repository import SegmentRepository
 from app.targeting.schemas import (
@@ -36,6 +36,15 @@ from app.workspaces.repository import WorkspaceRepository
 
 # A 409 names the announcements in the way; past this many it gives a count for the rest.
 _NAMED_USERS = 10
+# An audience's size is counted among at most this many end users (the most recent).
+MAX_SIZED_USERS = 100_000
+
+
+@dataclass(frozen=True)
+class AudienceSize:
+    matching: int
+    known: int
+    is_capped: bool  # more end users exist than were counted
 
 
 @dataclass(frozen=True)
@@ -176,15 +185,13 @@ class AudiencePreviewService:
             f"status: {announcement.status}",
             f"state: {state} — {_window_note(state, announcement)}",
         ]
-        segment_ids = list(announcement.audience.get("segments") or [])
-        segments = await SegmentRepository(session).get_many(announcement.workspace_id, segment_ids)
-        audience = compile_audience(
+        audience_match, audience_reasons = await self._explain_audience(
+            session,
+            announcement.workspace_id,
             announcement.id,
             announcement.audience,
-            {segment.id: segment.condition for segment in segments},
-        )
-        audience_match, audience_reasons = audience.explain(
-            attributes, user_key, segment_names={segment.id: segment.name for segment in segments}
+            attributes,
+            user_key,
         )
         reasons += audience_reasons
         pages = announcement.audience.get("pages") or []
@@ -202,6 +209,63 @@ class AudiencePreviewService:
         else:
             reasons.append("→ shown: the audience matches and the announcement is live")
         return AudiencePreview(match=audience_match and is_live, reasons=reasons)
+
+    async def explain_audience(
+        self,
+        session: AsyncSession,
+        workspace_id: str,
+        seed: str,
+        audience: Mapping[str, Any],
+        user: PreviewUser,
+    ) -> AudiencePreview:
+        """Whether a whole audience (condition, segments, rollout) matches a user, and why:
+        for an audience not saved yet (the console's editor). ``seed``: the rollout's."""
+        match, reasons = await self._explain_audience(
+            session, workspace_id, seed, audience, _preview_attributes(user), user.id or ""
+        )
+        return AudiencePreview(match=match, reasons=reasons)
+
+    async def audience_size(
+        self, session: AsyncSession, workspace_id: str, seed: str, audience: Mapping[str, Any]
+    ) -> AudienceSize:
+        """How many of the workspace's known end users an audience matches now.
+
+        Users are tested with their stored attributes and built-ins (id, anonymous,
+        locale); ``device`` depends on the browser of each visit and is left unknown."""
+        compiled, _ = await self._compile(session, workspace_id, seed, audience)
+        known = await SegmentRepository(session).known_end_users(workspace_id, MAX_SIZED_USERS)
+        matching = 0
+        for user_id, anonymous_id, locale, attributes in known:
+            builtins = builtin_attributes(
+                user_id=user_id, anonymous_id=anonymous_id, locale=locale, user_agent=None
+            )
+            key = user_id if user_id is not None else anonymous_id or ""
+            matching += compiled.matches(merge_attributes(attributes or {}, builtins), key)
+        return AudienceSize(
+            matching=matching, known=len(known), is_capped=len(known) >= MAX_SIZED_USERS
+        )
+
+    async def _compile(
+        self, session: AsyncSession, workspace_id: str, seed: str, audience: Mapping[str, Any]
+    ) -> tuple[CompiledAudience, dict[str, str]]:
+        segment_ids = list(audience.get("segments") or [])
+        segments = await SegmentRepository(session).get_many(workspace_id, segment_ids)
+        compiled = compile_audience(
+            seed, audience, {segment.id: segment.condition for segment in segments}
+        )
+        return compiled, {segment.id: segment.name for segment in segments}
+
+    async def _explain_audience(
+        self,
+        session: AsyncSession,
+        workspace_id: str,
+        seed: str,
+        audience: Mapping[str, Any],
+        attributes: dict[str, Any],
+        user_key: str,
+    ) -> tuple[bool, list[str]]:
+        compiled, names = await self._compile(session, workspace_id, seed, audience)
+        return compiled.explain(attributes, user_key, segment_names=names)
 
 
 def _preview_attributes(user: PreviewUser) -> dict[str, Any]:
