@@ -18,12 +18,13 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.cli import user_app
+from app.accounts.demo import seed_demo_member
 from app.announcements.files import AnnouncementFileError, parse_announcement_file
 from app.announcements.schemas import AnnouncementCreate
 from app.announcements.service import announcement_service
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
-from app.demo.page import seed_demo
+from app.demo.page import DEMO_SLUG, seed_demo
 from app.engagement.csv_export import to_csv
 from app.engagement.series import Interval
 from app.engagement.service import engagement_service, resolve_range
@@ -173,9 +174,15 @@ def demo(
     """Seed a demo workspace and serve a host page with the widget live at /demo (and its
     public changelog at /changelog/demo)."""
     key = _run_in_session(seed_demo)
+    email, password = _run_in_session(lambda session: seed_demo_member(session, DEMO_SLUG))
     console.print(
         f"Demo ready: open http://{host}:{port}/demo  (publishable key {key}); "
         f"public changelog: http://{host}:{port}/changelog/demo",
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print(
+        f"Console: http://{host}:{port}/console  sign in as {email} with {password}",
         soft_wrap=True,
         highlight=False,
     )

@@ -9,6 +9,7 @@ from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from app import __version__
+from app.accounts.endpoints import router as accounts_router
 from app.announcements.endpoints import router as announcements_router
 from app.changelog.endpoints import router as changelog_router
 from app.changelog.service import ChangelogRuntime
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(demo_router)
     app.include_router(webhooks_router)
     app.include_router(changelog_router)
+    app.include_router(accounts_router)
     install_console(app)
     return app
 

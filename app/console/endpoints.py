@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
+from app.accounts.audit import Actor, audit_service
 from app.accounts.service import (
     CurrentSession,
     SignedIn,
@@ -43,12 +44,13 @@ _YEAR = "public, max-age=31536000, immutable"
 
 def install_console(app: FastAPI) -> None:
     """Mount the console (and its assets) on the app."""
-    from app.console import announcement_pages, api_docs
+    from app.console import announcement_pages, api_docs, team_pages
 
     app.state.console_pages = Pages(StaticAssets())
     app.include_router(api_docs.router)
     app.include_router(router)
     app.include_router(announcement_pages.router)
+    app.include_router(team_pages.router)
     app.include_router(fallback_router)
 
 
@@ -289,6 +291,16 @@ async def accept_invitation(request: Request, token: str, session: SessionDep) -
             errors = {e["field"]: e["message"] for e in exc.errors}
     if errors:
         raise Refused(_invitation_page(request, opened.invitation.email, opened, errors, 422))
+    await audit_service.record(
+        session,
+        opened.workspace.id,
+        Actor.of_member(member),
+        "member.joined",
+        "member",
+        member.id,
+        member.email,
+        {"role": opened.invitation.role},
+    )
     signed_in = await session_service.start(
         session,
         member,
