@@ -36,6 +36,7 @@ from app.console.pages import Pages
 from app.console.routing import ConsoleRoute, Refused, error_page, pages_of
 from app.db import SessionDep
 from app.errors import AppError, InvalidInput, NotFound
+from app.models import Member
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -103,26 +104,14 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 # --- signing in and out -----------------------------------------------------------------
 
 
-def _sign_in_page(
-    request: Request,
-    *,
-    email: str = "",
-    error: str | None = None,
-    status_code: int = 200,
-    return_to: str = "/console",
+def _pre_session_page(
+    request: Request, template: str, status_code: int = 200, **context: Any
 ) -> Response:
-    # Signing in happens before there is a session: its form is protected by a token also
-    # set as a cookie (double submit), so another site cannot sign a browser in as itself.
+    """A page whose form is used before there is a session (signing in, joining): it is
+    protected by a token also set as a cookie (double submit), so another site cannot
+    sign a browser in as someone else."""
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
-    response = page(
-        request,
-        "sign_in.html",
-        status_code,
-        email=email,
-        error=error,
-        login_csrf=token,
-        return_to=return_to,
-    )
+    response = page(request, template, status_code, login_csrf=token, **context)
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
@@ -132,6 +121,29 @@ def _sign_in_page(
         secure=cookie_is_secure(request),
     )
     return response
+
+
+def _sign_in_page(
+    request: Request,
+    *,
+    email: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+    return_to: str = "/console",
+) -> Response:
+    return _pre_session_page(
+        request, "sign_in.html", status_code, email=email, error=error, return_to=return_to
+    )
+
+
+async def _start_session(request: Request, session: SessionDep, member: Member) -> SignedIn:
+    return await session_service.start(
+        session,
+        member,
+        session_policy(request),
+        client=client_of(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
 
 
 async def _check_login_csrf(request: Request, form: FormData) -> None:
@@ -228,13 +240,7 @@ async def change_password(request: Request, session: SessionDep, viewer: CsrfDep
     if errors:
         raise Refused(page(request, "password.html", 422, viewer=viewer, errors=errors, done=False))
     # Every session ended with the old password; this browser goes on in a new one.
-    signed_in = await session_service.start(
-        session,
-        viewer.member,
-        session_policy(request),
-        client=client_of(request),
-        user_agent=request.headers.get("user-agent", ""),
-    )
+    signed_in = await _start_session(request, session, viewer.member)
     response = RedirectResponse("/console?password_changed=1", status_code=303)
     set_session_cookie(request, response, signed_in)
     return response
@@ -252,25 +258,9 @@ async def invitation_page(request: Request, token: str, session: SessionDep) -> 
 def _invitation_page(
     request: Request, email: str, opened: Any, errors: dict[str, str], status_code: int = 200
 ) -> Response:
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
-    response = page(
-        request,
-        "invitation.html",
-        status_code,
-        opened=opened,
-        email=email,
-        errors=errors,
-        login_csrf=token,
+    return _pre_session_page(
+        request, "invitation.html", status_code, opened=opened, email=email, errors=errors
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=cookie_is_secure(request),
-    )
-    return response
 
 
 @router.post("/invitations/{token}")
@@ -301,13 +291,7 @@ async def accept_invitation(request: Request, token: str, session: SessionDep) -
         member.email,
         {"role": opened.invitation.role},
     )
-    signed_in = await session_service.start(
-        session,
-        member,
-        session_policy(request),
-        client=client_of(request),
-        user_agent=request.headers.get("user-agent", ""),
-    )
+    signed_in = await _start_session(request, session, member)
     response = RedirectResponse(f"/console/w/{opened.workspace.slug}", status_code=303)
     set_session_cookie(request, response, signed_in)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=COOKIE_PATH)

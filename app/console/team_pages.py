@@ -91,10 +91,9 @@ async def invite(
                 request, context, session, status_code=422, problem=_first_message(exc), form=form
             )
         ) from None
-    await audit_service.record(
+    await _record(
         session,
-        context.workspace.id,
-        Actor.of_member(context.member),
+        context,
         "invitation.created",
         "invitation",
         created.invitation.id,
@@ -117,10 +116,9 @@ async def change_role(
     if role not in ROLES:
         raise invalid_field("role", f"must be one of {', '.join(ROLES)}")
     await membership_service.change_role(session, context.workspace.id, member_id, Role(role))
-    await audit_service.record(
+    await _record(
         session,
-        context.workspace.id,
-        Actor.of_member(context.member),
+        context,
         "member.role_changed",
         "member",
         member_id,
@@ -136,10 +134,9 @@ async def remove_member(
 ) -> Response:
     context.require(Role.owner, "removing members")
     removed = await membership_service.remove(session, context.workspace.id, member_id)
-    await audit_service.record(
+    await _record(
         session,
-        context.workspace.id,
-        Actor.of_member(context.member),
+        context,
         "member.removed",
         "member",
         member_id,
@@ -156,10 +153,9 @@ async def revoke_invitation(
 ) -> Response:
     context.require(Role.owner, "withdrawing invitations")
     invitation = await invitation_service.revoke(session, context.workspace.id, invitation_id)
-    await audit_service.record(
+    await _record(
         session,
-        context.workspace.id,
-        Actor.of_member(context.member),
+        context,
         "invitation.revoked",
         "invitation",
         invitation.id,
@@ -182,6 +178,27 @@ async def audit_log(
         section="audit",
         entries=page.entries,
         next_cursor=page.next_cursor,
+    )
+
+
+async def _record(
+    session: SessionDep,
+    context: WorkspaceContext,
+    action: str,
+    target_kind: str,
+    target_id: str,
+    target_label: str = "",
+    details: dict[str, str] | None = None,
+) -> None:
+    await audit_service.record(
+        session,
+        context.workspace.id,
+        Actor.of_member(context.member),
+        action,
+        target_kind,
+        target_id,
+        target_label,
+        details,
     )
 
 
