@@ -157,6 +157,9 @@ def capture(origin: str, slug: str) -> None:
                 page.locator("#preview-frame").scroll_into_view_if_needed()
                 page.wait_for_timeout(300)
                 shoot(page, "preview", scheme, size)
+                for name in ("members", "settings", "audit"):
+                    page.goto(f"{origin}/console/w/{slug}/{name}")
+                    shoot(page, name, scheme, size)
                 context.close()
         browser.close()
 
