@@ -59,8 +59,9 @@ BODY_SAMPLES: dict[str, dict[str, Any]] = {
     "EndpointCreate": {"url": "https://93.184.215.14/hooks"},
     "EndpointUpdate": {"description": "Changed by someone else"},
 }
-# Instance-wide tables: they belong to no workspace.
-INSTANCE_TABLES = {"webhook_leases"}
+# Instance-wide tables: they belong to no workspace. Console members and their sessions
+# too (a member may work in several workspaces; memberships, a tenant table, tie them).
+INSTANCE_TABLES = {"webhook_leases", "members", "console_sessions"}
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,6 @@ async def owned(
     }
 
 
-# Console members and their sessions belong to the instance (a member may work in several
-# workspaces); what ties them to a workspace, memberships, is a tenant table.
-INSTANCE_TABLES = {"members", "console_sessions"}
-
-
 async def tenant_rows(app: FastAPI, workspace_id: str) -> dict[str, list[tuple[str, ...]]]:
     """Every row of every tenant table that belongs to this workspace."""
     rows: dict[str, list[tuple[str, ...]]] = {}
@@ -167,8 +163,6 @@ async def tenant_rows(app: FastAPI, workspace_id: str) -> dict[str, list[tuple[s
             column = table.c.get("workspace_id")
             if column is None and table.name == "workspaces":
                 column = table.c.id
-            if column is None and table.name in INSTANCE_TABLES:
-                continue
             assert column is not None, f"{table.name} has no workspace_id"
             result = await session.execute(select(table).where(column == workspace_id))
             rows[table.name] = sorted(tuple(map(str, row)) for row in result)
