@@ -1,7 +1,7 @@
 """console accounts: members, memberships, sessions, invitations, audit log
 
 Revision ID: 1ef02035265e
-Revises: 03ae91b9bdd0
+Revises: b7e4c2a91f60
 Create Date: 2026-12-04 08:16:44.774778
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "1ef02035265e"
-down_revision: str | None = "03ae91b9bdd0"
+down_revision: str | None = "b7e4c2a91f60"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
