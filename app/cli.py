@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.audit import CLI_ACTOR
 from app.accounts.cli import user_app
 from app.accounts.demo import seed_demo_member
 from app.announcements.files import AnnouncementFileError, parse_announcement_file
@@ -25,7 +26,7 @@ from app.announcements.service import announcement_service
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.demo.page import DEMO_SLUG, seed_demo
-from app.engagement.csv_export import to_csv
+from app.engagement.csv_export import workspace_csv
 from app.engagement.series import Interval
 from app.engagement.service import engagement_service, resolve_range
 from app.errors import AppError, field_errors_from_pydantic
@@ -371,7 +372,9 @@ def announce(
         lines = []
         for path, data in parsed:
             try:
-                result = await announcement_service.upsert_by_slug(session, target.id, data)
+                result = await announcement_service.upsert_by_slug(
+                    session, target.id, data, actor=CLI_ACTOR
+                )
             except AppError as exc:
                 raise AppError(f"{path}: {exc.detail}") from None
             verb = f"would be {result.action}" if dry_run else str(result.action)
@@ -422,8 +425,7 @@ def stats(
         print(orjson.dumps({**described, "data": rows}, default=str).decode())
         return
     if output is OutputFormat.csv:
-        columns = ["announcement_id", "title", "state", "published_at"]
-        sys.stdout.write(to_csv(columns, rows))
+        sys.stdout.write(workspace_csv(rows))
         return
     table = _table(
         "announcement",

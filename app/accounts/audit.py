@@ -13,6 +13,7 @@ from app.kit.ids import new_id
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.time import as_utc, utc_now
 from app.models import AuditEntry, Member
+from app.workspaces.key_cache import KeyPrincipal
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +29,9 @@ class Actor:
         return cls("member", member.id, member.email)
 
     @classmethod
-    def of_api_key(cls, key_id: str) -> "Actor":
-        return cls("api_key", key_id, key_id)
+    def of_api_key(cls, key: KeyPrincipal) -> "Actor":
+        """A secret key of the admin API, named by its name and its first characters."""
+        return cls("api_key", key.key_id, key.label or key.key_id)
 
 
 CLI_ACTOR = Actor("cli", "", "command line")

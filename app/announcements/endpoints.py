@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from app.accounts.audit import Actor
 from app.announcements.lifecycle import state_at
 from app.announcements.repository import ListFilters
 from app.announcements.schemas import (
@@ -43,7 +44,9 @@ async def create_announcement(
     data: AnnouncementCreate, session: SessionDep, auth: SecretKeyAuth, response: Response
 ) -> AnnouncementPublic:
     """Create an announcement (a draft unless `status` says otherwise)."""
-    announcement = await announcement_service.create(session, auth.workspace_id, data)
+    announcement = await announcement_service.create(
+        session, auth.workspace_id, data, actor=Actor.of_api_key(auth)
+    )
     response.headers["ETag"] = quote_etag(announcement.version)
     response.headers["Location"] = f"/v1/announcements/{announcement.id}"
     return to_public(announcement)
@@ -96,6 +99,7 @@ async def update_announcement(
         auth.workspace_id,
         announcement_id,
         data,
+        actor=Actor.of_api_key(auth),
         if_match=if_match,
     )
     response.headers["ETag"] = quote_etag(announcement.version)
@@ -111,4 +115,6 @@ async def delete_announcement(
     announcement_id: str, session: SessionDep, auth: SecretKeyAuth
 ) -> None:
     """Delete a draft. Published or archived announcements are archived, not deleted (409)."""
-    await announcement_service.delete(session, auth.workspace_id, announcement_id)
+    await announcement_service.delete(
+        session, auth.workspace_id, announcement_id, actor=Actor.of_api_key(auth)
+    )

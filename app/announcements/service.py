@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.audit import Actor, audit_service
 from app.announcements.content import render_markdown
 from app.announcements.repository import AnnouncementRepository, ListFilters
 from app.announcements.schemas import AnnouncementCreate, AnnouncementUpdate, Status
@@ -48,7 +49,7 @@ class AnnouncementPageResult:
 
 class AnnouncementService:
     async def create(
-        self, session: AsyncSession, workspace_id: str, data: AnnouncementCreate
+        self, session: AsyncSession, workspace_id: str, data: AnnouncementCreate, *, actor: Actor
     ) -> Announcement:
         values = await self._stored_values(session, workspace_id, data.model_dump(), None)
         _check_window(values.get("publish_at"), values.get("expire_at"))
@@ -71,6 +72,7 @@ class AnnouncementService:
         await record_segment_use(session, workspace_id, announcement.id, announcement.audience)
         await WorkspaceRepository(session).bump_content_version(workspace_id)
         await record_announcement_change(session, None, announcement)
+        await _audit(session, actor, "created", announcement, {"status": announcement.status})
         return announcement
 
     async def get(
@@ -106,6 +108,7 @@ class AnnouncementService:
         announcement_id: str,
         data: AnnouncementUpdate,
         *,
+        actor: Actor,
         if_match: str | None = None,
     ) -> Announcement:
         """Partial update. ``if_match``: the ETag the author read, else 412."""
@@ -115,9 +118,13 @@ class AnnouncementService:
                 f'The announcement is at version "{announcement.version}", not {if_match}: '
                 "someone changed it since you read it. Fetch it again and reapply your edit."
             )
-        return await self._apply(session, announcement, data.changes())
+        changes = data.changes()
+        values = await self._stored_values(session, workspace_id, changes, announcement.id)
+        return await self._write(session, announcement, values, actor)
 
-    async def delete(self, session: AsyncSession, workspace_id: str, announcement_id: str) -> None:
+    async def delete(
+        self, session: AsyncSession, workspace_id: str, announcement_id: str, *, actor: Actor
+    ) -> None:
         announcement = await self.get(session, workspace_id, announcement_id)
         if announcement.status != Status.draft:
             raise Conflict(
@@ -127,16 +134,17 @@ class AnnouncementService:
             )
         await AnnouncementRepository(session).delete(workspace_id, announcement_id)
         await WorkspaceRepository(session).bump_content_version(workspace_id)
+        await _audit(session, actor, "deleted", announcement, {})
 
     async def upsert_by_slug(
-        self, session: AsyncSession, workspace_id: str, data: AnnouncementCreate
+        self, session: AsyncSession, workspace_id: str, data: AnnouncementCreate, *, actor: Actor
     ) -> UpsertResult:
         """Create or update the announcement with ``data.slug`` (publishing from files)."""
         if data.slug is None:
             raise invalid_field("slug", "is required to create or update by slug")
         existing = await AnnouncementRepository(session).get_by_slug(workspace_id, data.slug)
         if existing is None:
-            created = await self.create(session, workspace_id, data)
+            created = await self.create(session, workspace_id, data, actor=actor)
             return UpsertResult(UpsertAction.created, [], created)
         wanted = await self._stored_values(session, workspace_id, data.model_dump(), existing.id)
         changed = {
@@ -144,19 +152,15 @@ class AnnouncementService:
         }
         if not changed:
             return UpsertResult(UpsertAction.unchanged, [], existing)
-        updated = await self._write(session, existing, changed)
+        updated = await self._write(session, existing, changed, actor)
         return UpsertResult(UpsertAction.updated, sorted(changed), updated)
 
-    async def _apply(
-        self, session: AsyncSession, announcement: Announcement, changes: dict[str, Any]
-    ) -> Announcement:
-        values = await self._stored_values(
-            session, announcement.workspace_id, changes, announcement.id
-        )
-        return await self._write(session, announcement, values)
-
     async def _write(
-        self, session: AsyncSession, announcement: Announcement, values: dict[str, Any]
+        self,
+        session: AsyncSession,
+        announcement: Announcement,
+        values: dict[str, Any],
+        actor: Actor,
     ) -> Announcement:
         _check_window(
             values.get("publish_at", announcement.publish_at),
@@ -194,6 +198,13 @@ class AnnouncementService:
         await WorkspaceRepository(session).bump_content_version(announcement.workspace_id)
         await session.refresh(announcement)
         await record_announcement_change(session, previous_status, announcement)
+        fields = sorted(name for name in values if name not in _SERVER_SET)
+        verb = _AUDITED_AS.get(announcement.status, "updated")
+        if announcement.status == previous_status:
+            verb = "updated"
+        await _audit(
+            session, actor, verb, announcement, {"version": announcement.version, "fields": fields}
+        )
         return announcement
 
     async def _stored_values(
@@ -223,6 +234,31 @@ class AnnouncementService:
             if isinstance(value, StrEnum):
                 values[name] = value.value
         return values
+
+
+# A change of status names the entry; any other change is an update.
+_AUDITED_AS = {"published": "published", "archived": "archived", "draft": "unpublished"}
+# Columns the service sets itself alongside the author's fields: not "what changed".
+_SERVER_SET = {"updated_at", "published_at", "body_html"}
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    verb: str,
+    announcement: Announcement,
+    details: dict[str, Any],
+) -> None:
+    await audit_service.record(
+        session,
+        announcement.workspace_id,
+        actor,
+        f"announcement.{verb}",
+        "announcement",
+        announcement.id,
+        announcement.title,
+        details,
+    )
 
 
 def _check_window(publish_at: datetime | None, expire_at: datetime | None) -> None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
-from app.accounts.audit import Actor, audit_service
+from app.accounts.audit import Actor
 from app.accounts.schemas import Role
 from app.announcements.endpoints import to_public
 from app.announcements.repository import ListFilters
@@ -47,7 +47,6 @@ from app.errors import (
     invalid_field,
 )
 from app.kit.etags import quote_etag
-from app.models import Announcement
 from app.targeting.audience import validate_audience
 from app.targeting.schemas import PreviewUser
 from app.targeting.service import audience_preview_service, segment_service
@@ -110,12 +109,6 @@ ACTIONS_ON_EDIT: dict[str, Status | None] = {
     "publish": Status.published,
     "archive": Status.archived,
     "unpublish": Status.draft,
-}
-AUDITED_AS = {
-    "save": "updated",
-    "publish": "published",
-    "archive": "archived",
-    "unpublish": "unpublished",
 }
 NOTICES = {
     "created": "Saved as a draft.",
@@ -191,12 +184,13 @@ async def create_announcement(
     problem = None
     if isinstance(data, AnnouncementCreate):
         try:
-            created = await announcement_service.create(session, context.workspace.id, data)
+            created = await announcement_service.create(
+                session, context.workspace.id, data, actor=Actor.of_member(context.member)
+            )
         except (InvalidInput, Conflict) as exc:
             form.add_errors(exc.errors)
             problem = exc.detail
         else:
-            await _audit(session, context, "created", created, {"status": created.status})
             notice = "publish" if action == "publish" else "created"
             return RedirectResponse(
                 f"{_editor_path(context, created.id)}?done={notice}", status_code=303
@@ -407,11 +401,12 @@ async def update_announcement(
     problem = None
     if isinstance(data, AnnouncementUpdate):
         try:
-            updated = await announcement_service.update(
+            await announcement_service.update(
                 session,
                 context.workspace.id,
                 announcement_id,
                 data,
+                actor=Actor.of_member(context.member),
                 if_match=quote_etag(version if isinstance(version, str) else ""),
             )
         except PreconditionFailed:
@@ -422,9 +417,6 @@ async def update_announcement(
             form.add_errors(exc.errors)
             problem = exc.detail
         else:
-            await _audit(
-                session, context, AUDITED_AS[action], updated, {"version": updated.version}
-            )
             notice = "saved" if action == "save" else action
             return RedirectResponse(
                 f"{_editor_path(context, announcement_id)}?done={notice}", status_code=303
@@ -471,39 +463,11 @@ async def delete_announcement(
     announcement_id: str, context: WorkspaceDep, session: SessionDep, _csrf: CsrfDep
 ) -> Response:
     context.require(Role.editor, "deleting announcements")
-    announcement = await announcement_service.get(session, context.workspace.id, announcement_id)
-    title = announcement.title
-    await announcement_service.delete(session, context.workspace.id, announcement_id)
-    await audit_service.record(
-        session,
-        context.workspace.id,
-        Actor.of_member(context.member),
-        "announcement.deleted",
-        "announcement",
-        announcement_id,
-        title,
+    await announcement_service.delete(
+        session, context.workspace.id, announcement_id, actor=Actor.of_member(context.member)
     )
     return RedirectResponse(
         f"/console/w/{context.workspace.slug}/announcements?deleted=1", status_code=303
-    )
-
-
-async def _audit(
-    session: SessionDep,
-    context: WorkspaceContext,
-    verb: str,
-    announcement: Announcement,
-    details: dict[str, Any],
-) -> None:
-    await audit_service.record(
-        session,
-        context.workspace.id,
-        Actor.of_member(context.member),
-        f"announcement.{verb}",
-        "announcement",
-        announcement.id,
-        announcement.title,
-        details,
     )
 
 

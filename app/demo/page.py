@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.audit import CLI_ACTOR
 from app.announcements.schemas import AnnouncementCreate
 from app.announcements.service import announcement_service
 from app.errors import NotFound
@@ -80,7 +81,7 @@ async def seed_demo(session: AsyncSession) -> str:
         workspace, key = created.workspace, created.publishable_key
     for sample in SAMPLES:
         data = AnnouncementCreate.model_validate({**sample, "status": "published"})
-        await announcement_service.upsert_by_slug(session, workspace.id, data)
+        await announcement_service.upsert_by_slug(session, workspace.id, data, actor=CLI_ACTOR)
     if workspace.changelog_name is None:
         # The public changelog at /changelog/demo, as a product team would set it up.
         await workspace_service.update(session, workspace, WorkspaceUpdate(changelog_name="Acme"))

@@ -7,6 +7,18 @@ from typing import Any
 
 from app.engagement.series import FLAT_COLUMNS, flat
 
+WORKSPACE_COLUMNS = ("announcement_id", "title", "state", "published_at")
+
+
+def announcement_csv(stats: Mapping[str, Any]) -> str:
+    """One announcement's series (``EngagementService.announcement_stats``), a row a bucket."""
+    return to_csv(["start"], stats["series"])
+
+
+def workspace_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The workspace's rows (``EngagementService.workspace_stats``), a row an announcement."""
+    return to_csv(WORKSPACE_COLUMNS, rows)
+
 
 def to_csv(leading: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     """One header row, then one line per row: ``leading`` columns, then the figures."""

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.announcements.service import announcement_service
 from app.db import SessionDep
-from app.engagement.csv_export import to_csv
+from app.engagement.csv_export import announcement_csv, workspace_csv
 from app.engagement.schemas import AnnouncementStatsOut, WorkspaceStatsOut
 from app.engagement.series import Interval
 from app.engagement.service import engagement_service, resolve_range
@@ -45,7 +45,7 @@ def _wants_csv(request: Request, format_: str | None) -> bool:
     return "text/csv" in request.headers.get("accept", "")
 
 
-def _csv_response(text: str, filename: str) -> Response:
+def csv_response(text: str, filename: str) -> Response:
     return Response(
         text.encode(),
         media_type="text/csv; charset=utf-8",
@@ -85,7 +85,7 @@ async def announcement_stats(
         session, auth.workspace_id, announcement_id, window
     )
     if _wants_csv(request, format):
-        return _csv_response(to_csv(["start"], stats["series"]), f"{announcement_id}-stats.csv")
+        return csv_response(announcement_csv(stats), f"{announcement_id}-stats.csv")
     return _json_response(stats)
 
 
@@ -117,8 +117,7 @@ async def workspace_stats(
         cursor=None if wants_csv else cursor,
     )
     if wants_csv:
-        columns = ["announcement_id", "title", "state", "published_at"]
-        return _csv_response(to_csv(columns, rows), "stats.csv")
+        return csv_response(workspace_csv(rows), "stats.csv")
     described = window.describe()
     del described["interval"]
     return _json_response({**described, "data": rows, "next_cursor": next_cursor})

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from app.accounts.audit import Actor
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.kit.etags import quote_etag
@@ -32,7 +33,9 @@ async def create_segment(
     data: SegmentCreate, session: SessionDep, auth: SecretKeyAuth, response: Response
 ) -> SegmentPublic:
     """Save a named condition that announcements can target with `audience.segments`."""
-    segment = await segment_service.create(session, auth.workspace_id, data)
+    segment = await segment_service.create(
+        session, auth.workspace_id, data, actor=Actor.of_api_key(auth)
+    )
     response.headers["ETag"] = quote_etag(segment.version)
     response.headers["Location"] = f"/v1/segments/{segment.id}"
     return SegmentPublic.model_validate(segment)
@@ -81,7 +84,12 @@ async def update_segment(
     With `If-Match`, a stale version is refused (412).
     """
     segment = await segment_service.update(
-        session, auth.workspace_id, segment_id, data, if_match=if_match
+        session,
+        auth.workspace_id,
+        segment_id,
+        data,
+        actor=Actor.of_api_key(auth),
+        if_match=if_match,
     )
     response.headers["ETag"] = quote_etag(segment.version)
     return SegmentPublic.model_validate(segment)
@@ -95,7 +103,9 @@ async def update_segment(
 )
 async def delete_segment(segment_id: str, session: SessionDep, auth: SecretKeyAuth) -> None:
     """Delete a segment. While announcements use it, 409 names them (ids and titles)."""
-    await segment_service.delete(session, auth.workspace_id, segment_id)
+    await segment_service.delete(
+        session, auth.workspace_id, segment_id, actor=Actor.of_api_key(auth)
+    )
 
 
 @router.post("/audience/preview", tags=["targeting"])

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.audit import Actor, audit_service
 from app.announcements.lifecycle import state_at
 from app.announcements.schemas import Display, State
 from app.announcements.service import announcement_service
@@ -55,7 +56,7 @@ class SegmentPageResult:
 
 class SegmentService:
     async def create(
-        self, session: AsyncSession, workspace_id: str, data: SegmentCreate
+        self, session: AsyncSession, workspace_id: str, data: SegmentCreate, *, actor: Actor
     ) -> Segment:
         validated_condition(data.condition, "condition")
         repository = SegmentRepository(session)
@@ -73,6 +74,7 @@ class SegmentService:
         )
         session.add(segment)
         await _flush_or_name_conflict(session, data.name)
+        await _audit(session, actor, "created", segment, {})
         return segment
 
     async def get(self, session: AsyncSession, workspace_id: str, segment_id: str) -> Segment:
@@ -97,6 +99,7 @@ class SegmentService:
         segment_id: str,
         data: SegmentUpdate,
         *,
+        actor: Actor,
         if_match: str | None = None,
     ) -> Segment:
         """Partial update. ``if_match``: the ETag the author read, else 412."""
@@ -128,9 +131,15 @@ class SegmentService:
             # Announcements using it now target other users: widget caches must reload.
             await WorkspaceRepository(session).bump_content_version(workspace_id)
         await session.refresh(segment)
+        fields = sorted(name for name in changes if name != "updated_at")
+        await _audit(
+            session, actor, "updated", segment, {"version": segment.version, "fields": fields}
+        )
         return segment
 
-    async def delete(self, session: AsyncSession, workspace_id: str, segment_id: str) -> None:
+    async def delete(
+        self, session: AsyncSession, workspace_id: str, segment_id: str, *, actor: Actor
+    ) -> None:
         """Delete a segment no announcement uses; else 409 naming the announcements."""
         segment = await self.get(session, workspace_id, segment_id)
         repository = SegmentRepository(session)
@@ -146,6 +155,7 @@ class SegmentService:
                 f"Segment {segment.id} was just put to use by an announcement; retry to see "
                 "which announcements use it."
             ) from None
+        await _audit(session, actor, "deleted", segment, {})
 
 
 class AudiencePreviewService:
@@ -321,6 +331,21 @@ def _in_use(segment: Segment, users: Sequence[tuple[str, str]]) -> Conflict:
     return Conflict(
         f'Segment {segment.id} "{segment.name}" is used by {count}: {named}{more}. '
         "Remove it from their audience.segments first."
+    )
+
+
+async def _audit(
+    session: AsyncSession, actor: Actor, verb: str, segment: Segment, details: dict[str, Any]
+) -> None:
+    await audit_service.record(
+        session,
+        segment.workspace_id,
+        actor,
+        f"segment.{verb}",
+        "segment",
+        segment.id,
+        segment.name,
+        details,
     )
 
 

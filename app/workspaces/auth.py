@@ -70,7 +70,8 @@ async def require_secret_key(
             "A publishable key only opens the widget endpoints; use a secret key (sk_...)."
         )
     api_key = await workspace_service.authenticate(session, key)
-    return KeyPrincipal(api_key.workspace_id, api_key.id, KeyKind.secret)
+    label = f"API key {api_key.name} ({api_key.preview})"
+    return KeyPrincipal(api_key.workspace_id, api_key.id, KeyKind.secret, label)
 
 
 def publishable_key_of(request: Request) -> str:

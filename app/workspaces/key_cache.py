@@ -31,6 +31,7 @@ class KeyPrincipal:
     workspace_id: str
     key_id: str
     kind: KeyKind
+    label: str = ""  # the key's name and preview, for the audit log
 
 
 @dataclass(frozen=True, slots=True)

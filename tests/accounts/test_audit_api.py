@@ -39,3 +39,63 @@ class TestAuditLogApi:
         assert (await client.get("/v1/audit-log", headers=widget_key)).status_code == 403
         bad = await client.get("/v1/audit-log", params={"cursor": "nope"}, headers=tenant.auth)
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
+
+
+class TestAdminApiChangesAreAudited:
+    """Changes made with a secret key are in the log, named by the key (name and start)."""
+
+    async def test_announcement_lifecycle_through_the_api(
+        self, client: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await client.post(
+            "/v1/announcements", json={"title": "Dark mode"}, headers=tenant.auth
+        )
+        announcement_id = created.json()["id"]
+        path = f"/v1/announcements/{announcement_id}"
+        await client.patch(path, json={"body": "Now *darker*"}, headers=tenant.auth)
+        await client.patch(path, json={"status": "published"}, headers=tenant.auth)
+        await client.patch(path, json={"status": "archived"}, headers=tenant.auth)
+        draft = await client.post("/v1/announcements", json={"title": "Gone"}, headers=tenant.auth)
+        await client.delete(f"/v1/announcements/{draft.json()['id']}", headers=tenant.auth)
+        refused = await client.patch(
+            path, json={"title": "x"}, headers={**tenant.auth, "If-Match": '"1"'}
+        )
+        assert refused.status_code == 412  # nothing changed: nothing recorded
+
+        log = (await client.get("/v1/audit-log", headers=tenant.auth)).json()["data"]
+        assert [(entry["action"], entry["target_label"]) for entry in reversed(log)] == [
+            ("announcement.created", "Dark mode"),
+            ("announcement.updated", "Dark mode"),
+            ("announcement.published", "Dark mode"),
+            ("announcement.archived", "Dark mode"),
+            ("announcement.created", "Gone"),
+            ("announcement.deleted", "Gone"),
+        ]
+        updated = log[-2]
+        assert updated["details"] == {"version": 2, "fields": ["body"]}
+        assert updated["target_id"] == announcement_id
+        secret_start = tenant.secret_key[:7]
+        for entry in log:
+            assert entry["actor_kind"] == "api_key"
+            assert entry["actor_id"].startswith("key_")
+            assert secret_start in entry["actor_label"]
+            assert tenant.secret_key not in entry["actor_label"]
+
+    async def test_segment_changes_through_the_api(
+        self, client: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await client.post(
+            "/v1/segments", json={"name": "Pro", "condition": {"plan": "pro"}}, headers=tenant.auth
+        )
+        path = f"/v1/segments/{created.json()['id']}"
+        await client.patch(path, json={"condition": {"plan": "team"}}, headers=tenant.auth)
+        await client.delete(path, headers=tenant.auth)
+
+        log = (await client.get("/v1/audit-log", headers=tenant.auth)).json()["data"]
+        assert [(entry["action"], entry["target_label"]) for entry in reversed(log)] == [
+            ("segment.created", "Pro"),
+            ("segment.updated", "Pro"),
+            ("segment.deleted", "Pro"),
+        ]
+        assert log[1]["details"] == {"version": 2, "fields": ["condition"]}
+        assert {entry["actor_kind"] for entry in log} == {"api_key"}

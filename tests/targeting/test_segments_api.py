@@ -6,6 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.audit import CLI_ACTOR
 from app.models import Segment
 from app.targeting.schemas import SegmentCreate
 from app.targeting.service import segment_service
@@ -21,7 +22,9 @@ async def create_segment(session: AsyncSession, workspace_id: str, **overrides: 
     _counter += 1
     fields: dict[str, Any] = {"name": f"Segment {_counter}", "condition": {"plan": "pro"}}
     fields.update(overrides)
-    segment = await segment_service.create(session, workspace_id, SegmentCreate(**fields))
+    segment = await segment_service.create(
+        session, workspace_id, SegmentCreate(**fields), actor=CLI_ACTOR
+    )
     await session.commit()
     return segment
 

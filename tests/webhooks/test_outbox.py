@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.audit import CLI_ACTOR
 from app.announcements.schemas import AnnouncementCreate
 from app.announcements.service import announcement_service
 from app.config import Settings
@@ -36,7 +37,7 @@ class TestTransactions:
     ) -> None:
         await add_endpoint(client, tenant, receiver.url)
         data = AnnouncementCreate(title="Never happened", status="published")  # type: ignore[arg-type]
-        await announcement_service.create(session, tenant.workspace_id, data)
+        await announcement_service.create(session, tenant.workspace_id, data, actor=CLI_ACTOR)
         assert await count(session, WebhookMessage) == 1  # written, inside the transaction
         await session.rollback()
 
@@ -55,7 +56,7 @@ class TestTransactions:
         await app.state.webhooks.stop()  # as if the process died after its commit
         async with app.state.sessionmaker() as session:
             data = AnnouncementCreate(title="Kept", status="published")  # type: ignore[arg-type]
-            await announcement_service.create(session, tenant.workspace_id, data)
+            await announcement_service.create(session, tenant.workspace_id, data, actor=CLI_ACTOR)
             await session.commit()
         await asyncio.sleep(0.3)
         assert receiver.requests == []
