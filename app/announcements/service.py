@@ -173,6 +173,12 @@ class AnnouncementService:
         )
         values = dict(values)
         previous_status = announcement.status
+        # What the author changed: a form sends every field, an API client only some.
+        changed = sorted(
+            name
+            for name, value in values.items()
+            if name not in _SERVER_SET and getattr(announcement, name) != value
+        )
         now = utc_now()
         values["updated_at"] = now
         if values.get("status") == Status.published and announcement.published_at is None:
@@ -198,12 +204,11 @@ class AnnouncementService:
         await WorkspaceRepository(session).bump_content_version(announcement.workspace_id)
         await session.refresh(announcement)
         await record_announcement_change(session, previous_status, announcement)
-        fields = sorted(name for name in values if name not in _SERVER_SET)
         verb = _AUDITED_AS.get(announcement.status, "updated")
         if announcement.status == previous_status:
             verb = "updated"
         await _audit(
-            session, actor, verb, announcement, {"version": announcement.version, "fields": fields}
+            session, actor, verb, announcement, {"version": announcement.version, "fields": changed}
         )
         return announcement
 
@@ -238,7 +243,7 @@ class AnnouncementService:
 
 # A change of status names the entry; any other change is an update.
 _AUDITED_AS = {"published": "published", "archived": "archived", "draft": "unpublished"}
-# Columns the service sets itself alongside the author's fields: not "what changed".
+# Columns the service sets itself (or derives) alongside the author's fields.
 _SERVER_SET = {"updated_at", "published_at", "body_html"}
 
 

@@ -52,7 +52,9 @@ class TestAdminApiChangesAreAudited:
         )
         announcement_id = created.json()["id"]
         path = f"/v1/announcements/{announcement_id}"
-        await client.patch(path, json={"body": "Now *darker*"}, headers=tenant.auth)
+        # The title is sent as it is: only the body changed.
+        changes = {"title": "Dark mode", "body": "Now *darker*"}
+        await client.patch(path, json=changes, headers=tenant.auth)
         await client.patch(path, json={"status": "published"}, headers=tenant.auth)
         await client.patch(path, json={"status": "archived"}, headers=tenant.auth)
         draft = await client.post("/v1/announcements", json={"title": "Gone"}, headers=tenant.auth)
