@@ -1,13 +1,22 @@
 // UI strings, one `|`-joined line per language (cheaper to ship than objects). The loader
-// ships only the first table; the UI chunk only the second.
+// ships only the launcher's table; the UI chunk the others.
 
-// Name, unread ({n}), close, the failure state, retry.
-const LOADER: Record<string, string> = {
-  en: "What's new|{n} unread|Close|Couldn't load updates \u2014 retrying|Retry",
-  de: 'Neuigkeiten|{n} ungelesen|Schließen|Neuigkeiten nicht geladen \u2014 neuer Versuch läuft|Erneut versuchen',
-  fr: 'Nouveautés|{n} non lues|Fermer|Impossible de charger les nouveautés \u2014 nouvel essai en cours|Réessayer',
-  es: 'Novedades|{n} sin leer|Cerrar|No se pudieron cargar las novedades \u2014 reintentando|Reintentar',
-  ja: '新着情報|未読{n}件|閉じる|更新を読み込めませんでした \u2014 再試行中|再試行',
+// The launcher's name and its unread count ({n}).
+const LAUNCHER: Record<string, string> = {
+  en: "What's new|{n} unread",
+  de: 'Neuigkeiten|{n} ungelesen',
+  fr: 'Nouveautés|{n} non lues',
+  es: 'Novedades|{n} sin leer',
+  ja: '新着情報|未読{n}件',
+};
+
+// The feed panel's close button, its failure state and retry (the UI chunk's).
+const PANEL: Record<string, string> = {
+  en: "Close|Couldn't load updates \u2014 retrying|Retry",
+  de: 'Schließen|Neuigkeiten nicht geladen \u2014 neuer Versuch läuft|Erneut versuchen',
+  fr: 'Fermer|Impossible de charger les nouveautés \u2014 nouvel essai en cours|Réessayer',
+  es: 'Cerrar|No se pudieron cargar las novedades \u2014 reintentando|Reintentar',
+  ja: '閉じる|更新を読み込めませんでした \u2014 再試行中|再試行',
 };
 
 // Dismiss, positive, neutral, negative, empty feed, unread, see all, changelog, then the
@@ -24,8 +33,11 @@ export const CATEGORIES = ['new', 'improvement', 'fix', 'announcement'];
 const pick = (table: Record<string, string>, locale: string): string[] =>
   (table[locale.slice(0, 2).toLowerCase()] || table.en).split('|');
 
-/** The loader's strings for a BCP 47 tag (`de-AT` → German), English when unknown. */
-export const loaderStrings = (locale: string): string[] => pick(LOADER, locale);
+/** The launcher's strings for a BCP 47 tag (`de-AT` → German), English when unknown. */
+export const launcherStrings = (locale: string): string[] => pick(LAUNCHER, locale);
+
+/** The feed panel's frame (the UI chunk's): name, unread, close, the failure state, retry. */
+export const panelStrings = (locale: string): string[] => [...launcherStrings(locale), ...pick(PANEL, locale)];
 
 /** The UI chunk's strings, the same way. */
 export const uiStrings = (locale: string): string[] => pick(UI, locale);

@@ -1,54 +1,34 @@
-// The launcher (or the host's own trigger), its unread badge, and keeping floating things
-// next to the trigger as the page scrolls and resizes.
+// The launcher (or the host's own trigger) and its unread badge: on the launcher, or
+// pinned to the trigger's top-right corner, following it as the page scrolls and resizes.
 import { icon, shadowHost } from './dom';
+import type { Config } from './types';
 import { guard, h } from './util';
 
 const BELL = ['M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9', 'M10.3 21a1.94 1.94 0 0 0 3.4 0'];
-const GAP = 8;
-
-export const isPhone = (): boolean => matchMedia('(max-width: 480px)').matches;
-
-/** Puts `el` (position: fixed) below `target`, or above when that fits better, right-aligned. */
-export const placeNextTo = (el: HTMLElement, target: Element): void => {
-  const box = target.getBoundingClientRect();
-  const below = innerHeight - box.bottom;
-  const y = below >= el.offsetHeight + GAP || below >= box.top ? box.bottom + GAP : box.top - GAP - el.offsetHeight;
-  const x = Math.min(Math.max(GAP, box.right - el.offsetWidth), innerWidth - el.offsetWidth - GAP);
-  el.style.setProperty('--tw-x', x + 'px');
-  el.style.setProperty('--tw-y', Math.max(GAP, y) + 'px');
-};
 
 export interface Launcher {
   /** The floating button; null when the host's trigger takes its place. */
   button: HTMLButtonElement | null;
-  /** The trigger element to anchor to, if any is on the page. */
-  trigger(): Element | null;
-  render(count: number, name: string, unreadLabel: string): void;
-  /** Anchors a floating surface to the trigger (kept there until it leaves the DOM). */
-  anchor(el: HTMLElement | null): void;
+  /** Shows `count` with the launcher's strings (its name, "{n} unread"). */
+  render(count: number, strings: string[]): void;
   remove(): void;
 }
 
 export const createLauncher = (
   layer: HTMLElement,
-  selector: string,
-  drawBadge: boolean,
+  { trigger, badge: badgeMode, nonce }: Config,
   css: string,
-  nonce: string,
   toggle: () => void,
 ): Launcher => {
+  const drawsBadge = badgeMode != 'none';
   const badge = h('span', { class: 'tw-badge', 'aria-hidden': 'true' });
-  const button = selector
+  const button = trigger
     ? null
-    : h('button', { class: 'tw-launcher tw-fixed', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', click: toggle });
-  if (button) {
-    button.append(icon(...BELL), badge);
-    layer.append(button);
-  }
+    : h('button', { class: 'tw-launcher tw-fixed', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', click: toggle }, icon(...BELL), badge);
+  if (button) layer.append(button);
   // With a trigger: per element, a pinned badge in our layer, and a hidden text inside the
   // element (its own tiny shadow root), so its accessible name says "…, 3 unread".
   const pins = new Map<Element, [HTMLElement, HTMLElement]>();
-  const anchored = new Set<HTMLElement>();
   let frame = 0;
 
   const place = () => {
@@ -59,46 +39,32 @@ export const createLauncher = (
       pin.style.setProperty('--tw-x', box.right + 'px');
       pin.style.setProperty('--tw-y', box.top + 'px');
     });
-    const target = trigger();
-    anchored.forEach((el) => {
-      if (!el.isConnected) anchored.delete(el);
-      else if (target) placeNextTo(el, target);
-    });
   };
   const later = guard(() => (frame ||= requestAnimationFrame(guard(place))));
   addEventListener('scroll', later, { capture: true, passive: true });
   addEventListener('resize', later);
 
-  const trigger = (): Element | null => (selector && document.querySelector(selector)) || null;
-
   return {
     button,
-    trigger,
-    render(count, name, unreadLabel) {
+    render(count, [name, unreadLabel]) {
       const text = count > 9 ? '9+' : count ? '' + count : '';
+      const said = count ? ', ' + unreadLabel.replace('{n}', '' + count) : '';
       badge.textContent = text;
-      badge.hidden = !text || !drawBadge;
-      button?.setAttribute('aria-label', name + (count ? ', ' + unreadLabel : ''));
-      if (!selector || !drawBadge) return;
-      document.querySelectorAll(selector).forEach((el) => {
-        let pair = pins.get(el);
-        if (!pair) {
-          const [badgeHost, , inner] = shadowHost('tidings-badge', 'tw-sr', css, nonce);
-          el.append(badgeHost);
-          pins.set(el, (pair = [h('span', { class: 'tw-badge tw-pin', 'aria-hidden': 'true' }), inner]));
-          layer.append(pair[0]);
-        }
-        pair[0].textContent = text;
-        pair[1].textContent = count ? ', ' + unreadLabel : '';
-      });
+      badge.hidden = !text || !drawsBadge;
+      button?.setAttribute('aria-label', name + said);
+      if (trigger && drawsBadge)
+        document.querySelectorAll(trigger).forEach((el) => {
+          let pair = pins.get(el);
+          if (!pair) {
+            const [badgeHost, , inner] = shadowHost('tidings-badge', 'tw-sr', css, nonce);
+            el.append(badgeHost);
+            pins.set(el, (pair = [h('span', { class: 'tw-badge tw-pin', 'aria-hidden': 'true' }), inner]));
+            layer.append(pair[0]);
+          }
+          pair[0].textContent = text;
+          pair[1].textContent = said;
+        });
       place();
-    },
-    anchor(el) {
-      const target = trigger();
-      if (!el || !target) return;
-      el.classList.add('tw-anchored');
-      anchored.add(el);
-      placeNextTo(el, target);
     },
     remove() {
       removeEventListener('scroll', later, { capture: true });

@@ -1,12 +1,12 @@
 // Talking to the widget API: request URLs, and the poller (honours `poll_after_s` and the
 // ETag, pauses while the tab is hidden, backs off with jitter on errors, and returns to
 // its normal schedule as soon as any request gets through).
-import type { Feed } from './types';
+import type { Config, Feed } from './types';
 
 const MIN_POLL_S = 5;
 const WAITING_RETRY_S = 5;
 
-export const apiUrl = (base: string, key: string, path: string, params?: Record<string, unknown>): string => {
+export const apiUrl = ({ base, key }: Config, path: string, params?: Record<string, unknown>): string => {
   const url = new URL('/v1/widget/' + path, base);
   const all: Record<string, unknown> = { key, ...params };
   for (const name in all) if (all[name] != null) url.searchParams.set(name, all[name] as string);
@@ -14,10 +14,10 @@ export const apiUrl = (base: string, key: string, path: string, params?: Record<
 };
 
 export interface PollerOptions {
-  /** The feed request: `identify` (POST) or the plain feed, with the ETag when there is one. */
-  request(identify: boolean, etag: string): Promise<Response>;
-  /** The feed URL, to tell a CORS refusal from a dead server. */
-  probeUrl(): string;
+  /** The feed's URL (GET, with the ETag when there is one). */
+  feedUrl(): string;
+  /** The identify request's body (POST, answered with the feed). */
+  identifyBody(): string;
   apply(feed: Feed): void;
   /** The request failed (down, refused, garbled). */
   failed(): void;
@@ -26,7 +26,7 @@ export interface PollerOptions {
 }
 
 export interface Poller {
-  refresh(identify?: boolean): Promise<void>;
+  refresh(identify?: boolean): void;
   /** Another request got through: if the feed was failing, ask again now. */
   succeeded(): void;
   forgetEtag(): void;
@@ -35,53 +35,49 @@ export interface Poller {
   stop(): void;
 }
 
-export const createPoller = (options: PollerOptions): Poller => {
+export const createPoller = (config: Config, options: PollerOptions): Poller => {
   let etag = '';
   let pollAfterS = 60;
   let nextPollAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failures = 0;
   let sequence = 0;
-  let stopped = false;
-  let warned = false;
+  let isStopped = false;
+  let hasWarned = false;
 
   const schedule = (ms: number) => {
     nextPollAt = Date.now() + ms;
     clearTimeout(timer);
-    if (!stopped && !document.hidden) timer = setTimeout(refresh, ms);
+    if (!isStopped && !document.hidden) timer = setTimeout(refresh, ms);
   };
 
   // A fetch that fails while the server answers a no-cors probe was refused by CORS: the
   // page's origin is not allowed. Say so once, in words the developer can act on.
-  const explainRefusal = (url: string) => {
-    if (warned) return;
-    fetch(url, { mode: 'no-cors' }).then(() => {
-      if (!warned) {
-        warned = true;
-        console.warn(
-          `Tidings: this page's origin ${location.origin} is not in the workspace's allowed_origins ` +
-            '(PATCH /v1/workspace), so the widget cannot load its feed.',
-        );
-      }
+  const explainRefusal = () =>
+    hasWarned ||
+    fetch(options.feedUrl(), { mode: 'no-cors' }).then(() => {
+      if (!hasWarned) console.warn(`Tidings: ${location.origin} is not in the workspace's allowed_origins`);
+      hasWarned = true;
     }, () => {});
-  };
 
   const refresh = async (identify?: boolean): Promise<void> => {
     const mine = ++sequence;
     clearTimeout(timer);
     let delayS: number;
     try {
-      let response: Response;
-      try {
-        response = await options.request(!!identify, etag);
-      } catch (error) {
-        explainRefusal(options.probeUrl());
+      const response = await fetch(
+        identify ? apiUrl(config, 'identify') : options.feedUrl(),
+        identify
+          ? { method: 'POST', body: options.identifyBody() }
+          : { headers: etag ? { 'If-None-Match': etag } : {} },
+      ).catch((error) => {
+        explainRefusal();
         throw error;
-      }
+      });
       if (response.status != 304) {
         if (!response.ok) throw 0;
         const feed: Feed = await response.json();
-        if (mine != sequence || stopped) return;
+        if (mine != sequence || isStopped) return;
         etag = response.headers.get('ETag') || '';
         pollAfterS = feed.poll_after_s || pollAfterS;
         options.apply(feed);
@@ -92,7 +88,7 @@ export const createPoller = (options: PollerOptions): Poller => {
       // Down, refused or garbled: back off (5 s doubling to 5 min) with jitter, quietly;
       // steadily every 5 s while someone is looking at "retrying".
       delayS = options.isWaiting() ? WAITING_RETRY_S : Math.min(300, 5 * 2 ** failures++) * (0.5 + Math.random());
-      if (mine == sequence && !stopped) options.failed();
+      if (mine == sequence && !isStopped) options.failed();
     }
     if (mine == sequence) schedule(delayS * 1000);
   };
@@ -100,7 +96,7 @@ export const createPoller = (options: PollerOptions): Poller => {
   return {
     refresh,
     succeeded() {
-      if (failures && !stopped) {
+      if (failures && !isStopped) {
         failures = 0;
         refresh();
       }
@@ -109,7 +105,7 @@ export const createPoller = (options: PollerOptions): Poller => {
     pause: () => clearTimeout(timer),
     resume: () => schedule(Math.max(0, nextPollAt - Date.now())),
     stop() {
-      stopped = true;
+      isStopped = true;
       clearTimeout(timer);
     },
   };

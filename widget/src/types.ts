@@ -45,59 +45,62 @@ export interface Identity {
   attributes?: Record<string, unknown>;
 }
 
-/** The script tag's data attributes. */
+/** The script tag's data attributes (absent ones are undefined). */
 export interface Config {
   key: string;
   /** The API's origin: where the script itself came from. */
   base: string;
-  trigger: string;
-  position: string;
-  locale: string;
+  trigger?: string;
+  position?: string;
+  locale?: string;
   nonce: string;
-  theme: string;
+  theme?: string;
   /** `none`: no badge is drawn; the host shows the count from `tidings('on', 'unread')`. */
-  badge: string;
+  badge?: string;
   /** `overlay` (default) or `push`, and `top` (default) or `bottom`. */
-  banner: string;
-  /** The workspace's public changelog, linked from the feed's footer when given. */
-  changelogUrl: string;
+  banner?: string;
+  /** data-changelog-url: the workspace's public changelog, linked from the feed's footer. */
+  changelogUrl?: string;
 }
 
-/** What the loader lends the UI chunk. */
+/** What the loader shares with the UI chunk: the widget's state and a few services. */
 export interface Shell {
   root: ShadowRoot;
   /** The element surfaces are appended to. */
   layer: HTMLElement;
   config: Config;
-  locale(): string;
-  endpoint(path: string): string;
-  who(): Record<string, unknown>;
-  items(): Item[];
+  /** The feed's items (the loader replaces the list when a new feed arrives). */
+  items: Item[];
+  /** The feed has arrived at least once. */
+  isLoaded: boolean;
+  /** The last feed request failed. */
+  isFailing: boolean;
   /** Where the focus goes back to: the launcher or the host's trigger. */
-  opener(): HTMLElement | null;
-  /** Keeps a floating surface next to the launcher or the trigger (not on phones). */
-  anchor(el: HTMLElement | null): void;
-  openFeed(): void;
-  /** Says `text` through the polite live region (a surface appeared). */
-  announce(text: string): void;
+  opener: HTMLElement | null;
+  locale(): string;
+  who(): Record<string, unknown>;
+  /** Asks for the feed again now (the Retry button). */
+  retry(): void;
+  /** The feed was opened: every item is seen, the badge clears. */
+  markSeen(): void;
   /** A request got through: the poller may stop backing off. */
   succeeded(): void;
-  /** Adds the chunk's styles to a shadow root. */
-  adopt(root: ShadowRoot, css: string): void;
 }
 
-/** What the UI chunk gives back. */
+/** What the UI chunk gives back. It listens to the page itself for what only it needs:
+ * Esc and Tab, clicks outside the panel, route changes (a new page view), `visibilitychange`
+ * and `pagehide` (sending the events). */
 export interface Ui {
-  /** Draws the feed into the open panel's list and records `open`. */
-  fillPanel(list: HTMLElement): void;
-  /** The feed arrived or changed, or a new page view began: maybe auto-show something. */
-  update(newPageView?: boolean): void;
-  /** Esc and Tab inside the widget; true when handled. */
-  keydown(event: KeyboardEvent, panelOpen: boolean): boolean;
-  hideAuto(): void;
-  flush(): void;
-  beacon(): void;
-  unobserve(el: Element): void;
+  /** Opens the feed panel (filled, or saying why it cannot be). */
+  open(): void;
+  close(): void;
+  isOpen(): boolean;
+  /** The feed arrived, changed or failed: fill the panel, maybe auto-show something. */
+  update(): void;
+  /** Another user: sends their events, hides what was shown unasked; a new page view begins. */
+  switchUser(): void;
+  /** Sends what is queued, removes everything it drew and stops listening. */
+  shutdown(): void;
 }
 
 export type Command = 'identify' | 'open' | 'close' | 'on' | 'theme' | 'shutdown';

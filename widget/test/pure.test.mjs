@@ -14,7 +14,7 @@ const load = async (entry) => {
   return import('data:text/javascript;base64,' + Buffer.from(outputFiles[0].contents).toString('base64'));
 };
 const { matchesPages, compileGlob } = await load('../src/ui/pages.ts');
-const { loaderStrings, uiStrings } = await load('../src/i18n.ts');
+const { panelStrings, uiStrings } = await load('../src/i18n.ts');
 
 test('no globs means every page', () => {
   assert.equal(matchesPages([], '/anything'), true);
@@ -105,12 +105,12 @@ test('several globs: any one matches', () => {
 });
 
 test('UI strings by language, English when unknown', () => {
-  assert.equal(loaderStrings('de-AT')[0], 'Neuigkeiten');
-  assert.equal(loaderStrings('FR')[0], 'Nouveautés');
-  assert.equal(loaderStrings('ja-JP')[1].replace('{n}', '3'), '未読3件');
-  assert.equal(loaderStrings('pt-BR')[0], "What's new");
+  assert.equal(panelStrings('de-AT')[0], 'Neuigkeiten');
+  assert.equal(panelStrings('FR')[0], 'Nouveautés');
+  assert.equal(panelStrings('ja-JP')[1].replace('{n}', '3'), '未読3件');
+  assert.equal(panelStrings('pt-BR')[0], "What's new");
   assert.equal(uiStrings('es')[11], 'Anuncio');
-  for (const strings of [loaderStrings, uiStrings]) {
+  for (const strings of [panelStrings, uiStrings]) {
     const english = strings('en');
     for (const language of ['de', 'fr', 'es', 'ja']) {
       assert.equal(strings(language).length, english.length, language);
@@ -121,5 +121,5 @@ test('UI strings by language, English when unknown', () => {
 
 test('the close button and an item\'s dismissal have different names in every language', () => {
   for (const language of ['en', 'de', 'fr', 'es', 'ja'])
-    assert.notEqual(loaderStrings(language)[2], uiStrings(language)[0], language);
+    assert.notEqual(panelStrings(language)[2], uiStrings(language)[0], language);
 });

@@ -1,20 +1,26 @@
 // The UI chunk (dist/widget-ui.js): imported by the loader on the first open or the first
-// auto-show. Draws the feed's items, popovers, banners and modals, and sends the events.
+// auto-show. Draws the feed panel and its items, popovers, banners and modals, and sends
+// the events.
+import frameCss from './frame.css';
 import css from './ui.css';
+import { adopt } from '../dom';
 import { uiStrings } from '../i18n';
+import { apiUrl } from '../transport';
 import type { Display, Item, Reaction, Shell, TrackedEvent, Ui } from '../types';
-import { h } from '../util';
+import { h, listen } from '../util';
+import { createAnchoring } from './anchor';
 import { renderArticle } from './article';
 import { createEventQueue } from './events';
+import { createPanel } from './panel';
 import { createSurfaces } from './surfaces';
 
 /** The panel lists this many at first; "See all" shows the rest. */
 const FIRST_PAGE = 10;
 
 export const mountUi = (shell: Shell): Ui => {
-  shell.adopt(shell.root, css);
+  adopt(shell.root, frameCss + css, shell.config.nonce);
   const strings = () => uiStrings(shell.locale());
-  const events = createEventQueue(() => shell.endpoint('events'), shell.who, shell.succeeded);
+  const events = createEventQueue(() => apiUrl(shell.config, 'events'), shell.who, shell.succeeded);
   const track = (type: TrackedEvent['type'], item?: Item, surface?: Display, value?: Reaction) =>
     events.track(type, { announcement_id: item?.id, surface, value });
 
@@ -55,47 +61,101 @@ export const mountUi = (shell: Shell): Ui => {
     return el;
   };
 
+  // Popovers, banners and modals are announced here (a live region must exist before it speaks).
+  const live = h('div', { class: 'tw-sr', 'aria-live': 'polite' });
+  shell.layer.append(live);
+  const announce = (text: string) => {
+    live.textContent = '';
+    setTimeout(() => (live.textContent = text), 100);
+  };
+
+  const trigger = shell.config.trigger;
+  const anchor = createAnchoring(trigger);
   const surfaces = createSurfaces({
     shell,
     article,
     dismissed: (item, surface) => track('dismiss', item, surface),
     forget,
+    anchor,
+    announce,
   });
 
+  const fill = (list: HTMLElement) => {
+    const items = shell.items;
+    const text = strings();
+    const [, , , , empty, , seeAll, changelog] = text;
+    const footer = h('div', { class: 'tw-footer' });
+    const more = items.length > FIRST_PAGE;
+    const showAll = () => {
+      list.querySelector('.tw-rest')?.replaceWith(...items.slice(FIRST_PAGE).map((item) => article(item, 'feed')));
+      seeAllButton.remove();
+      if (!footer.firstChild) footer.remove();
+    };
+    const seeAllButton = h('button', { class: 'tw-link', click: showAll }, seeAll + ' (' + items.length + ')');
+    if (more) footer.append(seeAllButton);
+    if (shell.config.changelogUrl)
+      footer.append(h('a', { class: 'tw-link', href: shell.config.changelogUrl, target: '_blank', rel: 'noopener' }, changelog));
+    list.replaceChildren(
+      ...(items.length
+        ? items.slice(0, FIRST_PAGE).map((item) => article(item, 'feed'))
+        : [h('p', { class: 'tw-empty' }, empty)]),
+      ...(more ? [h('div', { class: 'tw-rest' })] : []),
+    );
+    if (footer.firstChild) list.after(footer);
+    track('open');
+  };
+
+  const panel = createPanel({ shell, fill, anchor, opening: surfaces.panelOpening, forget });
+
+  // A new page view: impressions count again, and a surface may show (pages globs).
+  let isNewPageView = true;
+  let isStopped = false;
+  const update = () => {
+    if (isStopped) return;
+    if (isNewPageView) impressed = new Set();
+    panel.sync();
+    surfaces.update(isNewPageView);
+    isNewPageView = false;
+  };
+  const routeChanged = () => {
+    isNewPageView = true;
+    update();
+  };
+  listen(window, 'popstate', routeChanged);
+  const navigation = (window as unknown as { navigation?: EventTarget }).navigation;
+  if (navigation) listen(navigation, 'navigatesuccess', routeChanged);
+  listen(shell.root, 'keydown', (event: KeyboardEvent) => {
+    if (!surfaces.keydown(event, panel.isOpen()) && event.key == 'Escape') panel.close();
+  });
+  // A click outside closes the panel (the loader handles the host's trigger).
+  listen(
+    document,
+    'click',
+    (event: MouseEvent) => {
+      const onTrigger = trigger && (event.target as Element).closest?.(trigger);
+      if (panel.isOpen() && !onTrigger && !event.composedPath().includes(shell.root.host)) panel.close();
+    },
+    true,
+  );
+  listen(document, 'visibilitychange', () => isStopped || (document.hidden && events.flush()));
+  listen(window, 'pagehide', () => isStopped || events.beacon());
+
   return {
-    fillPanel(list) {
-      surfaces.panelOpening();
-      const items = shell.items();
-      const text = strings();
-      const [, , , , empty, , seeAll, changelog] = text;
-      const footer = h('div', { class: 'tw-footer' });
-      const more = items.length > FIRST_PAGE;
-      const showAll = () => {
-        list.querySelector('.tw-rest')?.replaceWith(...items.slice(FIRST_PAGE).map((item) => article(item, 'feed')));
-        seeAllButton.remove();
-        if (!footer.firstChild) footer.remove();
-      };
-      const seeAllButton = h('button', { class: 'tw-link', click: showAll }, seeAll + ' (' + items.length + ')');
-      if (more) footer.append(seeAllButton);
-      if (shell.config.changelogUrl)
-        footer.append(h('a', { class: 'tw-link', href: shell.config.changelogUrl, target: '_blank', rel: 'noopener' }, changelog));
-      list.replaceChildren(
-        ...(items.length
-          ? items.slice(0, FIRST_PAGE).map((item) => article(item, 'feed'))
-          : [h('p', { class: 'tw-empty' }, empty)]),
-        ...(more ? [h('div', { class: 'tw-rest' })] : []),
-      );
-      if (footer.firstChild) list.after(footer);
-      track('open');
+    open: panel.open,
+    close: panel.close,
+    isOpen: panel.isOpen,
+    update,
+    switchUser() {
+      events.flush();
+      surfaces.hide();
+      isNewPageView = true;
     },
-    update(newView) {
-      if (newView) impressed = new Set();
-      surfaces.update(newView);
+    shutdown() {
+      events.beacon();
+      isStopped = true;
+      panel.close();
+      surfaces.hide();
+      live.remove();
     },
-    keydown: surfaces.keydown,
-    hideAuto: surfaces.hide,
-    flush: () => void events.flush(),
-    beacon: events.beacon,
-    unobserve: forget,
   };
 };

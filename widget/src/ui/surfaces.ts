@@ -10,9 +10,13 @@ export interface SurfaceDeps {
   article(item: Item, surface: Display, dismiss: () => void, hide: () => void): HTMLElement;
   dismissed(item: Item, surface: Display): void;
   forget(el: Element): void;
+  /** Keeps a popover next to the host's trigger. */
+  anchor(el: HTMLElement): void;
+  /** Says `text` through the polite live region. */
+  announce(text: string): void;
 }
 
-export const createSurfaces = ({ shell, article, dismissed, forget }: SurfaceDeps) => {
+export const createSurfaces = ({ shell, article, dismissed, forget, anchor, announce }: SurfaceDeps) => {
   let shown: HTMLElement | null = null;
   let shownItem: Item | null = null;
   let spacer: HTMLElement | null = null;
@@ -33,7 +37,7 @@ export const createSurfaces = ({ shell, article, dismissed, forget }: SurfaceDep
     spacer?.remove();
     shell.layer.style.removeProperty('--tw-below');
     shown = shownItem = spacer = null;
-    if (hadFocus) shell.opener()?.focus();
+    if (hadFocus) shell.opener?.focus();
   };
 
   const dismiss = () => {
@@ -61,7 +65,7 @@ export const createSurfaces = ({ shell, article, dismissed, forget }: SurfaceDep
     shownItem = item;
     const surface = item.display;
     const el = article(item, surface, dismiss, hide);
-    const banner = shell.config.banner;
+    const banner = shell.config.banner || '';
     const atBottom = /bottom/.test(banner);
     if (surface == 'modal') {
       shown = h(
@@ -75,9 +79,9 @@ export const createSurfaces = ({ shell, article, dismissed, forget }: SurfaceDep
     shell.layer.append(shown);
     if (surface == 'banner' && /push/.test(banner)) push(shown, atBottom);
     if (surface == 'banner' && atBottom) shell.layer.style.setProperty('--tw-below', shown.offsetHeight + 'px');
-    if (surface == 'popover') shell.anchor(shown);
+    if (surface == 'popover') anchor(shown);
     if (surface == 'modal') focusables(shown)[0].focus();
-    shell.announce(item.title);
+    announce(item.title);
   };
 
   return {
@@ -90,8 +94,7 @@ export const createSurfaces = ({ shell, article, dismissed, forget }: SurfaceDep
       }
       if (shownThisView) return;
       const gone = dismissedHere();
-      const item = shell
-        .items()
+      const item = shell.items
         .find(
           (i) =>
             i.display != 'feed' && i.auto_show && !i.dismissed && !gone.includes(i.id) && matchesPages(i.pages, location.pathname),
