@@ -3,7 +3,7 @@ push mode without layout shifts, the phone's bottom sheet, the panel's footer.""
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.widget_e2e.conftest import BrowserLog, Embed
 from tests.widget_e2e.harness import Workspace
@@ -197,6 +197,24 @@ class TestFooter:
         dialog.get_by_role("button", name="See all (12)").click()
         expect(dialog.get_by_role("article")).to_have_count(12)
         expect(dialog.get_by_role("button", name=re.compile("^See all"))).to_have_count(0)
+
+    def test_the_changelog_link_the_feed_names(
+        self, page: Page, embed: Embed, workspace: Workspace
+    ) -> None:
+        # The server does not name the changelog yet: this stands in for the day it does.
+        workspace.announce("Dark mode")
+        changelog = "https://tidings.example.com/changelog/acme"
+
+        def name_the_changelog(route: Route) -> None:
+            response = route.fetch()
+            feed = {**response.json(), "changelog_url": changelog}
+            route.fulfill(response=response, json=feed)
+
+        page.route(re.compile(r"/v1/widget/(announcements|identify)"), name_the_changelog)
+        page.goto(embed("/named"))
+        page.get_by_role("button", name=re.compile("^What's new")).click()
+        dialog = page.get_by_role("dialog", name="What's new")
+        expect(dialog.get_by_role("link", name="Changelog")).to_have_attribute("href", changelog)
 
     def test_no_changelog_link_without_the_attribute(
         self, page: Page, embed: Embed, workspace: Workspace

@@ -26,6 +26,8 @@ export interface Feed {
   announcements: Item[];
   unread_count: number;
   poll_after_s: number;
+  /** The workspace's public changelog, if the server names it (absent today: see README). */
+  changelog_url?: string | null;
 }
 
 export interface TrackedEvent {
@@ -75,6 +77,8 @@ export interface Shell {
   isLoaded: boolean;
   /** The last feed request failed. */
   isFailing: boolean;
+  /** The feed footer's link: data-changelog-url, else the feed's `changelog_url`. */
+  changelogUrl?: string | null;
   /** Where the focus goes back to: the launcher or the host's trigger. */
   opener: HTMLElement | null;
   locale(): string;

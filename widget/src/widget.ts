@@ -122,6 +122,7 @@ export const startWidget = (
       const items = (shell.items = feed.announcements);
       shell.isFailing = false;
       shell.isLoaded = true;
+      shell.changelogUrl = config.changelogUrl || feed.changelog_url;
       setUnread(Math.max(0, feed.unread_count - items.filter((i) => !i.seen && seenHere.has(i.id)).length), first);
       update();
     },

@@ -93,8 +93,8 @@ export const mountUi = (shell: Shell): Ui => {
     };
     const seeAllButton = h('button', { class: 'tw-link', click: showAll }, seeAll + ' (' + items.length + ')');
     if (more) footer.append(seeAllButton);
-    if (shell.config.changelogUrl)
-      footer.append(h('a', { class: 'tw-link', href: shell.config.changelogUrl, target: '_blank', rel: 'noopener' }, changelog));
+    if (shell.changelogUrl)
+      footer.append(h('a', { class: 'tw-link', href: shell.changelogUrl, target: '_blank', rel: 'noopener' }, changelog));
     list.replaceChildren(
       ...(items.length
         ? items.slice(0, FIRST_PAGE).map((item) => article(item, 'feed'))
