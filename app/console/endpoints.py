@@ -45,12 +45,19 @@ _YEAR = "public, max-age=31536000, immutable"
 
 def install_console(app: FastAPI) -> None:
     """Mount the console (and its assets) on the app."""
-    from app.console import announcement_pages, api_docs, settings_pages, team_pages
+    from app.console import (
+        announcement_pages,
+        api_docs,
+        engagement_pages,
+        settings_pages,
+        team_pages,
+    )
 
     app.state.console_pages = Pages(StaticAssets())
     app.include_router(api_docs.router)
     app.include_router(router)
     app.include_router(announcement_pages.router)
+    app.include_router(engagement_pages.router)
     app.include_router(team_pages.router)
     app.include_router(settings_pages.router)
     app.include_router(fallback_router)

@@ -2,6 +2,16 @@
 (() => {
   "use strict";
 
+  // The browser's time zone, for the server to show engagement in it by default.
+  try {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && !document.cookie.split("; ").includes(`tidings_tz=${zone}`)) {
+      document.cookie = `tidings_tz=${zone}; path=/console; max-age=31536000; samesite=lax`;
+    }
+  } catch {
+    // No Intl time zone: the pages use UTC.
+  }
+
   // Menus (<details>) close on Escape and on a click elsewhere, as menus do.
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
