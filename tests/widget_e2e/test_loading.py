@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import Page, Request, expect
 
-from tests.widget_e2e.conftest import Embed
+from tests.widget_e2e.conftest import BrowserLog, Embed
 from tests.widget_e2e.harness import Workspace
 
 CHUNK = re.compile(r"/widget/[0-9a-f]{12}\.js")
@@ -46,3 +46,30 @@ class TestUiChunk:
         page.goto(embed("/tour"))
         expect(page.get_by_role("article", name="Guided tour")).to_be_visible()
         assert len(fetched) == 1
+
+    def test_a_dead_server_before_the_chunk_came_leaves_the_click_harmless(
+        self, page: Page, embed: Embed, workspace: Workspace, log: BrowserLog
+    ) -> None:
+        # The chunk is not cached yet and the whole server is down: the panel cannot be
+        # drawn. The click does nothing visible, throws nothing, and nothing opens later.
+        workspace.announce("Dark mode")
+        page.route(CHUNK, lambda route: route.abort("connectionrefused"))
+        page.route(FEED, lambda route: route.abort("connectionrefused"))
+        page.clock.install()
+        page.goto(embed("/dead"))
+        launcher = page.get_by_role("button", name="What's new")
+        with page.expect_event("requestfailed"):
+            launcher.click()
+        expect(page.get_by_role("dialog")).to_have_count(0)
+
+        page.unroute(CHUNK)
+        page.unroute(FEED)
+        for _ in range(12):  # six minutes: more than the longest backoff
+            page.clock.run_for(30_000)
+            page.wait_for_timeout(20)
+        expect(launcher).to_have_attribute("aria-label", "What's new, 1 unread")
+        expect(page.get_by_role("dialog")).to_have_count(0)
+        launcher.click()  # the chunk is asked for again
+        dialog = page.get_by_role("dialog", name="What's new")
+        expect(dialog.get_by_role("article")).to_have_count(1)
+        assert [p for p in log.problems if "Failed to load resource" not in p] == []
