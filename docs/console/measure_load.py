@@ -4,7 +4,8 @@
 
 Same throwaway server as make_screenshots.py. Reports the sign-in page and the
 announcements page (a signed-in browser with nothing cached), then that page again with
-its files cached. ``-v`` lists each request.
+its files cached, then an announcement's engagement page (its charts' files not cached
+yet, the console's are), and again. ``-v`` lists each request.
 """
 
 import sys
@@ -43,7 +44,7 @@ def _load(page: Page, url: str) -> dict[str, Any]:
     return {"requests": len(sizes), "bytes": sum(sizes.values()), **timing}
 
 
-def capture(origin: str, slug: str) -> None:
+def capture(origin: str, slug: str, charted_id: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"]
@@ -61,6 +62,9 @@ def capture(origin: str, slug: str) -> None:
         url = f"{origin}/console/w/{slug}/announcements"
         results["announcements (cold cache)"] = _load(page, url)
         results["announcements (warm cache)"] = _load(page, url)
+        url = f"{origin}/console/w/{slug}/announcements/{charted_id}/engagement"
+        results["engagement (first visit)"] = _load(page, url)
+        results["engagement (warm cache)"] = _load(page, url)
         for name, figures in results.items():
             sys.stdout.write(
                 f"{name:30} {figures['requests']:2} requests {figures['bytes']:7,} bytes "
