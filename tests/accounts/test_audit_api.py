@@ -4,6 +4,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.audit import CLI_ACTOR, audit_service
+from app.announcements.schemas import AnnouncementCreate
+from app.announcements.service import announcement_service
 from tests.fixtures.tenants import Tenant
 
 
@@ -101,3 +103,22 @@ class TestAdminApiChangesAreAudited:
         ]
         assert log[1]["details"] == {"version": 2, "fields": ["condition"]}
         assert {entry["actor_kind"] for entry in log} == {"api_key"}
+
+    async def test_files_published_from_git_are_the_command_lines(
+        self, client: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        """``tidings announce`` upserts by slug; an unchanged file records nothing."""
+        data = AnnouncementCreate(title="From git", slug="from-git")
+        for title in ("From git", "From git", "From git, edited"):
+            data = data.model_copy(update={"title": title})
+            await announcement_service.upsert_by_slug(
+                session, tenant.workspace_id, data, actor=CLI_ACTOR
+            )
+        await session.commit()
+
+        log = (await client.get("/v1/audit-log", headers=tenant.auth)).json()["data"]
+        assert [(entry["action"], entry["actor_label"]) for entry in reversed(log)] == [
+            ("announcement.created", "command line"),
+            ("announcement.updated", "command line"),
+        ]
+        assert log[0]["details"]["fields"] == ["title"]
