@@ -254,6 +254,23 @@ class TestAnnouncementEngagement:
         assert answer is not None and answer.status == 422
         expect(page.locator("#from-error")).to_have_text("Must not be after the end date.")
 
+    def test_the_browsers_time_zone_is_the_default(
+        self,
+        new_context: Callable[..., BrowserContext],
+        console_origin: str,
+        site: Site,
+    ) -> None:
+        item = site.workspace.announce("Around the world")
+        page = new_context(timezone_id="America/Sao_Paulo").new_page()
+        sign_in(page, console_origin, site.viewer)  # the list's script notes the zone
+        page.goto(f"{console_origin}/console/w/{site.slug}/announcements/{item['id']}/engagement")
+        expect(page.get_by_label("Time zone")).to_have_value("America/Sao_Paulo")
+        expect(page.locator("#range-summary")).to_contain_text("in America/Sao_Paulo")
+        days = page.locator("#series tbody time").evaluate_all(
+            "times => times.map(time => time.getAttribute('datetime'))"
+        )
+        assert len(days) == 30 and all(day.endswith("T00:00:00-03:00") for day in days)
+
     def test_another_workspaces_announcement_is_not_found(
         self, page: Page, console_origin: str, site: Site, team: Team
     ) -> None:
