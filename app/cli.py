@@ -289,7 +289,9 @@ def key_create(
 
     async def work(session: AsyncSession) -> str:
         target = await _resolve_workspace(session, workspace)
-        created = await workspace_service.create_key(session, target.id, kind, name)
+        created = await workspace_service.create_key(
+            session, target.id, kind, name, actor=CLI_ACTOR
+        )
         return created.key
 
     print(_run_in_session(work))
@@ -334,7 +336,7 @@ def key_revoke(
 
     async def work(session: AsyncSession) -> None:
         target = await _resolve_workspace(session, workspace)
-        await workspace_service.revoke_key(session, target.id, key_id)
+        await workspace_service.revoke_key(session, target.id, key_id, actor=CLI_ACTOR)
 
     _run_in_session(work)
     console.print(f"revoked {key_id}")

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,9 @@ from app.kit.ids import new_id
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.time import as_utc, utc_now
 from app.models import AuditEntry, Member
-from app.workspaces.key_cache import KeyPrincipal
+
+if TYPE_CHECKING:  # workspaces' services record entries themselves
+    from app.workspaces.key_cache import KeyPrincipal
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,7 @@ class Actor:
         return cls("member", member.id, member.email)
 
     @classmethod
-    def of_api_key(cls, key: KeyPrincipal) -> "Actor":
+    def of_api_key(cls, key: "KeyPrincipal") -> "Actor":
         """A secret key of the admin API, named by its name and its first characters."""
         return cls("api_key", key.key_id, key.label or key.key_id)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse
 
-from app.accounts.audit import Actor, audit_service
+from app.accounts.audit import Actor
 from app.accounts.schemas import Role
 from app.console.auth import CsrfDep, WorkspaceContext, WorkspaceDep
 from app.console.endpoints import text
@@ -77,7 +77,9 @@ async def _update(
     context.require(Role.owner, "changing settings")
     try:
         data = WorkspaceUpdate.model_validate(changes)
-        await workspace_service.update(session, context.workspace, data)
+        await workspace_service.update(
+            session, context.workspace, data, actor=Actor.of_member(context.member)
+        )
     except ValidationError as exc:
         errors = field_errors_from_pydantic(exc.errors())
         problem = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -90,14 +92,6 @@ async def _update(
                 request, context, session, status_code=exc.status, problem=exc.detail
             )
         ) from None
-    await _record(
-        session,
-        context,
-        "settings.updated",
-        "workspace",
-        context.workspace.id,
-        {"fields": sorted(changes)},
-    )
     return RedirectResponse(f"/console/w/{context.workspace.slug}/settings?done={done}", 303)
 
 
@@ -142,15 +136,7 @@ async def create_key(
             await _settings_page(request, context, session, status_code=422, problem=problem)
         ) from None
     created = await workspace_service.create_key(
-        session, context.workspace.id, data.kind, data.name
-    )
-    await _record(
-        session,
-        context,
-        "key.created",
-        "api_key",
-        created.api_key.id,
-        {"kind": data.kind.value, "name": data.name},
+        session, context.workspace.id, data.kind, data.name, actor=Actor.of_member(context.member)
     )
     # Shown on this answer only: the server keeps a hash of a secret key.
     return await _settings_page(
@@ -164,7 +150,9 @@ async def revoke_key(
 ) -> Response:
     context.require(Role.owner, "revoking API keys")
     try:
-        api_key = await workspace_service.revoke_key(session, context.workspace.id, key_id)
+        await workspace_service.revoke_key(
+            session, context.workspace.id, key_id, actor=Actor.of_member(context.member)
+        )
     except AppError as exc:
         if exc.status == 404:
             raise
@@ -173,25 +161,4 @@ async def revoke_key(
                 request, context, session, status_code=exc.status, problem=exc.detail
             )
         ) from None
-    await _record(session, context, "key.revoked", "api_key", api_key.id, {"name": api_key.name})
     return RedirectResponse(f"/console/w/{context.workspace.slug}/settings?done=revoked", 303)
-
-
-async def _record(
-    session: SessionDep,
-    context: WorkspaceContext,
-    action: str,
-    target_kind: str,
-    target_id: str,
-    details: dict[str, Any],
-) -> None:
-    await audit_service.record(
-        session,
-        context.workspace.id,
-        Actor.of_member(context.member),
-        action,
-        target_kind,
-        target_id,
-        context.workspace.name if target_kind == "workspace" else "",
-        details,
-    )

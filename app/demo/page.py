@@ -84,7 +84,9 @@ async def seed_demo(session: AsyncSession) -> str:
         await announcement_service.upsert_by_slug(session, workspace.id, data, actor=CLI_ACTOR)
     if workspace.changelog_name is None:
         # The public changelog at /changelog/demo, as a product team would set it up.
-        await workspace_service.update(session, workspace, WorkspaceUpdate(changelog_name="Acme"))
+        await workspace_service.update(
+            session, workspace, WorkspaceUpdate(changelog_name="Acme"), actor=CLI_ACTOR
+        )
     return key
 
 

@@ -1,5 +1,6 @@
 from fastapi import APIRouter, status
 
+from app.accounts.audit import Actor
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.workspaces.auth import AdminAuth, SecretKeyAuth
@@ -47,7 +48,9 @@ async def update_workspace(
 ) -> WorkspacePublic:
     """Change the workspace's settings; only the fields sent change."""
     workspace = await workspace_service.get(session, auth.workspace_id)
-    workspace = await workspace_service.update(session, workspace, data)
+    workspace = await workspace_service.update(
+        session, workspace, data, actor=Actor.of_api_key(auth)
+    )
     return WorkspacePublic.model_validate(workspace)
 
 
@@ -61,7 +64,9 @@ async def list_keys(session: SessionDep, auth: SecretKeyAuth) -> list[ApiKeyPubl
 @router.post("/keys", status_code=status.HTTP_201_CREATED)
 async def create_key(data: ApiKeyCreate, session: SessionDep, auth: SecretKeyAuth) -> ApiKeyCreated:
     """Create an API key. A secret key is shown in this response only."""
-    created = await workspace_service.create_key(session, auth.workspace_id, data.kind, data.name)
+    created = await workspace_service.create_key(
+        session, auth.workspace_id, data.kind, data.name, actor=Actor.of_api_key(auth)
+    )
     return ApiKeyCreated(
         **ApiKeyPublic.model_validate(created.api_key).model_dump(), key=created.key
     )
@@ -70,5 +75,7 @@ async def create_key(data: ApiKeyCreate, session: SessionDep, auth: SecretKeyAut
 @router.delete("/keys/{key_id}", responses=problem_responses(409))
 async def revoke_key(key_id: str, session: SessionDep, auth: SecretKeyAuth) -> ApiKeyPublic:
     """Revoke an API key; it stops working on the next request."""
-    api_key = await workspace_service.revoke_key(session, auth.workspace_id, key_id)
+    api_key = await workspace_service.revoke_key(
+        session, auth.workspace_id, key_id, actor=Actor.of_api_key(auth)
+    )
     return ApiKeyPublic.model_validate(api_key)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.audit import Actor, audit_service
 from app.changelog.theme import accent_problem
 from app.errors import Conflict, NotFound, Unauthorized, invalid_field
 from app.kit.ids import new_id
@@ -64,8 +65,8 @@ class WorkspaceService:
         )
         session.add(workspace)
         await _flush_or_conflict(session, slug)
-        publishable = await self.create_key(session, workspace.id, KeyKind.publishable, "default")
-        secret = await self.create_key(session, workspace.id, KeyKind.secret, "default")
+        publishable = await _new_key(session, workspace.id, KeyKind.publishable, "default")
+        secret = await _new_key(session, workspace.id, KeyKind.secret, "default")
         return CreatedWorkspace(workspace, publishable.key, secret.key)
 
     async def get(self, session: AsyncSession, workspace_id: str) -> Workspace:
@@ -84,9 +85,10 @@ class WorkspaceService:
         return await WorkspaceRepository(session).list_all()
 
     async def update(
-        self, session: AsyncSession, workspace: Workspace, data: WorkspaceUpdate
+        self, session: AsyncSession, workspace: Workspace, data: WorkspaceUpdate, *, actor: Actor
     ) -> Workspace:
         changes = data.changes()
+        sent = sorted(changes)
         slug = changes.pop("slug", None)
         if isinstance(slug, str) and slug != workspace.slug:
             if await WorkspaceRepository(session).slug_taken(slug, excluding=workspace.id):
@@ -113,29 +115,32 @@ class WorkspaceService:
         workspace.content_version += 1
         session.add(workspace)
         await _flush_or_conflict(session, workspace.slug)
+        await audit_service.record(
+            session,
+            workspace.id,
+            actor,
+            "settings.updated",
+            "workspace",
+            workspace.id,
+            workspace.name,
+            {"fields": sent},
+        )
         return workspace
 
     async def create_key(
-        self, session: AsyncSession, workspace_id: str, kind: KeyKind, name: str
+        self, session: AsyncSession, workspace_id: str, kind: KeyKind, name: str, *, actor: Actor
     ) -> CreatedKey:
-        key = generate_key(kind)
-        api_key = ApiKey(
-            workspace_id=workspace_id,
-            id=new_id("key"),
-            kind=kind.value,
-            name=name,
-            lookup=key_lookup(key),
-            key_hash=hash_key(key),
-            preview=key_preview(kind, key),
-        )
-        session.add(api_key)
-        await session.flush()
-        return CreatedKey(api_key, key)
+        created = await _new_key(session, workspace_id, kind, name)
+        details = {"kind": kind.value, "name": name}
+        await _audit_key(session, actor, "key.created", created.api_key, details)
+        return created
 
     async def list_keys(self, session: AsyncSession, workspace_id: str) -> Sequence[ApiKey]:
         return await ApiKeyRepository(session).list_for_workspace(workspace_id)
 
-    async def revoke_key(self, session: AsyncSession, workspace_id: str, key_id: str) -> ApiKey:
+    async def revoke_key(
+        self, session: AsyncSession, workspace_id: str, key_id: str, *, actor: Actor
+    ) -> ApiKey:
         repository = ApiKeyRepository(session)
         api_key = await repository.get(workspace_id, key_id)
         if api_key is None:
@@ -153,6 +158,7 @@ class WorkspaceService:
         api_key.revoked_at = utc_now()
         session.add(api_key)
         await session.flush()
+        await _audit_key(session, actor, "key.revoked", api_key, {"name": api_key.name})
         return api_key
 
     async def authenticate(self, session: AsyncSession, key: str) -> ApiKey:
@@ -169,6 +175,32 @@ class WorkspaceService:
         if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
             await repository.touch_last_used(api_key, now)
         return api_key
+
+
+async def _new_key(
+    session: AsyncSession, workspace_id: str, kind: KeyKind, name: str
+) -> CreatedKey:
+    key = generate_key(kind)
+    api_key = ApiKey(
+        workspace_id=workspace_id,
+        id=new_id("key"),
+        kind=kind.value,
+        name=name,
+        lookup=key_lookup(key),
+        key_hash=hash_key(key),
+        preview=key_preview(kind, key),
+    )
+    session.add(api_key)
+    await session.flush()
+    return CreatedKey(api_key, key)
+
+
+async def _audit_key(
+    session: AsyncSession, actor: Actor, action: str, api_key: ApiKey, details: dict[str, str]
+) -> None:
+    await audit_service.record(
+        session, api_key.workspace_id, actor, action, "api_key", api_key.id, "", details
+    )
 
 
 def _new_identity_secret() -> dict[str, str]:

@@ -28,6 +28,7 @@ from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import update
 from sqlmodel import col
 
+from app.accounts.audit import CLI_ACTOR
 from app.accounts.schemas import Role
 from app.accounts.service import account_service, membership_service
 from app.config import Settings
@@ -100,7 +101,7 @@ async def seed(url: str) -> tuple[str, str, str]:
                 teammate = (await account_service.create_member(session, email, PASSWORD)).member
                 await membership_service.grant(session, workspace_id, teammate.id, role)
             bot = await workspace_service.create_key(
-                session, workspace_id, KeyKind.secret, "deploy-bot"
+                session, workspace_id, KeyKind.secret, "deploy-bot", actor=CLI_ACTOR
             )
             await session.commit()
             return created.workspace.slug, workspace_id, bot.key

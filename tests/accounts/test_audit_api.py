@@ -122,3 +122,27 @@ class TestAdminApiChangesAreAudited:
             ("announcement.updated", "command line"),
         ]
         assert log[0]["details"]["fields"] == ["title"]
+
+    async def test_settings_and_keys_through_the_api(
+        self, client: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        await client.patch(
+            "/v1/workspace",
+            json={"allowed_origins": ["https://app.example.com"], "rotate_identity_secret": True},
+            headers=tenant.auth,
+        )
+        created = await client.post(
+            "/v1/keys", json={"kind": "secret", "name": "ci"}, headers=tenant.auth
+        )
+        key_id = created.json()["id"]
+        await client.delete(f"/v1/keys/{key_id}", headers=tenant.auth)
+        await client.delete(f"/v1/keys/{key_id}", headers=tenant.auth)  # already: no entry
+
+        log = (await client.get("/v1/audit-log", headers=tenant.auth)).json()["data"]
+        assert [(entry["action"], entry["details"]) for entry in reversed(log)] == [
+            ("settings.updated", {"fields": ["allowed_origins", "rotate_identity_secret"]}),
+            ("key.created", {"kind": "secret", "name": "ci"}),
+            ("key.revoked", {"name": "ci"}),
+        ]
+        assert log[0]["target_id"] == key_id
+        assert {entry["actor_kind"] for entry in log} == {"api_key"}
