@@ -199,7 +199,7 @@ async def _audit_key(
     session: AsyncSession, actor: Actor, action: str, api_key: ApiKey, details: dict[str, str]
 ) -> None:
     await audit_service.record(
-        session, api_key.workspace_id, actor, action, "api_key", api_key.id, "", details
+        session, api_key.workspace_id, actor, action, "api_key", api_key.id, api_key.name, details
     )
 
 
