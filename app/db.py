@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
+from app.kit.database import configure_sqlite
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -28,14 +29,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-            cursor = dbapi_connection.cursor()
-            # WAL lets readers run beside the single writer; NORMAL is durable in WAL mode
-            # except for the last transactions on power loss, the usual trade-off.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
+            configure_sqlite(dbapi_connection, busy_timeout_ms)
 
         return engine
 

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from app.kit.database import is_database_unavailable, sqlstate_of
 from app.logs import request_id_var
 
 PROBLEM_JSON = "application/problem+json"
@@ -279,41 +280,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem_response(exc.status_code, title=phrase, detail=detail, headers=exc.headers)
 
 
-# SQLSTATE classes that say "the database cannot serve you now", not "your query is wrong":
-# connection exceptions, operator intervention (shutdown, statement timeout), resources.
-_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "53")
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    """True for faults of the database's availability, which deserve a 503 and a retry."""
-    if isinstance(
-        exc,
-        sqlalchemy.exc.OperationalError
-        | sqlalchemy.exc.InterfaceError
-        | sqlalchemy.exc.TimeoutError
-        | ConnectionError
-        | TimeoutError,
-    ):
-        return True
-    if isinstance(exc, sqlalchemy.exc.DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        return _sqlstate(exc)[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
-    return False
-
-
-def _sqlstate(exc: sqlalchemy.exc.DBAPIError) -> str:
-    return str(getattr(exc.orig, "sqlstate", None) or "")
-
-
 async def _database_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, sqlalchemy.exc.DBAPIError)
     if is_database_unavailable(exc):
         return await _database_unavailable(request, exc)
-    if _sqlstate(exc).startswith("22"):
+    if sqlstate_of(exc).startswith("22"):
         # Class 22, "data exception": a value validation let through but the database
         # refuses (a NUL byte, a number out of range). The client's input: a 422, not a 500.
-        logger.warning("the database refused a value (SQLSTATE %s)", _sqlstate(exc))
+        logger.warning("the database refused a value (SQLSTATE %s)", sqlstate_of(exc))
         return await _app_error(request, unstorable_value())
     return await _unexpected_error(request, exc)
 

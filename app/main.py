@@ -10,6 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 from app import __version__
 from app.accounts.endpoints import router as accounts_router
+from app.announcements.endpoints import audience_preview_router
 from app.announcements.endpoints import router as announcements_router
 from app.changelog.endpoints import router as changelog_router
 from app.changelog.service import ChangelogRuntime
@@ -31,7 +32,7 @@ from app.webhooks.worker import DeliveryWorker
 from app.widget.asset_endpoints import router as widget_asset_router
 from app.widget.assets import find_widget_file, load_widget_asset
 from app.widget.endpoints import router as widget_router
-from app.widget.hot_path import HotRoute, HotRoutes, serve_events, serve_feed
+from app.widget.hot_path import WIDGET_HOT_ROUTES, HotRoutes, document_hot_routes
 from app.widget.runtime import start_runtime
 from app.workspaces.endpoints import router as workspaces_router
 from app.workspaces.key_cache import PublishableKeyCache
@@ -114,18 +115,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served from local files by app/console/api_docs.py, never a CDN
         redoc_url=None,
     )
-    app.hot_routes = HotRoutes(
-        [
-            HotRoute("/v1/widget/announcements", "GET", serve_feed),
-            HotRoute("/v1/widget/events", "POST", serve_events),
-        ],
-        middleware,
-    )
+    app.hot_routes = HotRoutes(WIDGET_HOT_ROUTES, middleware)
     app.state.settings = settings
     widget_file = find_widget_file(settings.widget_path)
     app.state.widget_asset = load_widget_asset(widget_file) if widget_file else None
     app.state.rate_limits = rate_limits
     install_error_handlers(app)
+    document_hot_routes(app, WIDGET_HOT_ROUTES)  # first: their errors are documented too
     install_problem_documentation(app)
     app.include_router(ops_router)
     app.include_router(workspaces_router)
@@ -135,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(engagement_router)
     app.include_router(end_users_router)
     app.include_router(targeting_router)
+    app.include_router(audience_preview_router)
     app.include_router(demo_router)
     app.include_router(webhooks_router)
     app.include_router(changelog_router)

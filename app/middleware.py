@@ -177,7 +177,7 @@ def deadline_of(scope: Scope) -> float | None:
 
     Exact once the body is read (the clock stops while it arrives). Work that must not
     outlive its request's answer checks it: the event writer drops a batch it could not
-    write in time rather than write what was answered 503 (app/widget/ingest.py).
+    write in time rather than write what was answered 503 (app/ingest/ingestor.py).
     """
     exchange: _Exchange | None = scope.get(_EXCHANGE)
     return None if exchange is None else exchange.deadline

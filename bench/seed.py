@@ -8,7 +8,7 @@ have written for that history:
 
 - every event is a row in ``events`` (UUID id, payload hash as the app computes it);
 - each (user, announcement) state row is the fold of that user's events, in time order,
-  with the rules of ``app/widget/engagement.py`` (seen, first impression, click, dismissal,
+  with the rules of ``app/engagement/counting.py`` (seen, first impression, click, dismissal,
   latest reaction, auto-shown);
 - ``announcement_stats`` holds, per quarter hour, the counts of impressions, clicks and
   dismissals, each user's first impression / click / dismissal as a unique, and users'
@@ -33,7 +33,7 @@ import httpx
 import orjson
 
 # The app's own rules, so the seeded counters are exactly what ingestion would write.
-from app.widget.engagement import COUNTERS, apply_event, bucket_of
+from app.engagement.counting import COUNTERS, apply_event, bucket_of
 
 N_USERS = 10_000
 N_ANNOUNCEMENTS = 50

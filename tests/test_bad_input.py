@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy.exc
 
 from app.config import Settings
-from app.errors import is_database_unavailable
+from app.kit.database import is_database_unavailable
 from tests.conftest import Tenant
 from tests.workspaces.test_auth import assert_problem
 

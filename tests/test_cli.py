@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.config import Settings, get_settings
 from app.demo.page import SAMPLES, seed_demo
+from app.engagement.counting import StatsDelta
+from app.engagement.repository import EngagementRepository
 from app.main import create_app
 from app.models import Announcement
-from app.widget.engagement import StatsDelta
-from app.widget.repository import WidgetRepository
 from tests.fixtures.databases import BACKENDS, fresh_database
 
 runner = CliRunner()
@@ -198,7 +198,7 @@ def _seed_stats(database_url: str, slug: str, impressions: int, clicks: int) -> 
                 delta.add(announcement.id, now, "unique_viewers", impressions)
                 delta.add(announcement.id, now, "clicks", clicks)
                 delta.add(announcement.id, now, "unique_clickers", clicks)
-                await WidgetRepository(session).add_stats(delta.rows(announcement.workspace_id))
+                await EngagementRepository(session).add_stats(delta.rows(announcement.workspace_id))
                 await session.close()
         finally:
             await engine.dispose()

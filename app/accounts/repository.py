@@ -4,16 +4,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.kit.repository import Repository
 from app.models import AuditEntry, ConsoleSession, Invitation, Member, Membership, Workspace
 
 
-class MemberRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class MemberRepository(Repository):
     async def get(self, member_id: str) -> Member | None:
         return await self.session.get(Member, member_id)
 
@@ -26,10 +23,7 @@ class MemberRepository:
         return (await self.session.execute(statement)).scalars().all()
 
 
-class MembershipRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class MembershipRepository(Repository):
     async def get(self, workspace_id: str, member_id: str) -> Membership | None:
         return await self.session.get(Membership, (workspace_id, member_id))
 
@@ -66,10 +60,7 @@ class MembershipRepository:
         )
 
 
-class ConsoleSessionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class ConsoleSessionRepository(Repository):
     async def get(self, token_hash: str) -> ConsoleSession | None:
         # Always read from the database: another request may have ended it meanwhile.
         return await self.session.get(ConsoleSession, token_hash, populate_existing=True)
@@ -97,10 +88,7 @@ class ConsoleSessionRepository:
         return int((await self.session.execute(statement)).scalar_one())
 
 
-class InvitationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class InvitationRepository(Repository):
     async def get(self, workspace_id: str, invitation_id: str) -> Invitation | None:
         return await self.session.get(Invitation, (workspace_id, invitation_id))
 
@@ -122,10 +110,7 @@ class InvitationRepository:
         return (await self.session.execute(statement)).scalars().all()
 
 
-class AuditRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class AuditRepository(Repository):
     async def page(
         self, workspace_id: str, limit: int, before: tuple[datetime, str] | None
     ) -> Sequence[AuditEntry]:

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 
 from app.accounts.audit import Actor
+from app.announcements.audience_preview import audience_preview_service
 from app.announcements.lifecycle import state_at
 from app.announcements.repository import ListFilters
 from app.announcements.schemas import (
@@ -19,9 +20,11 @@ from app.kit.etags import quote_etag
 from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.kit.time import utc_now
 from app.models import Announcement
+from app.targeting.schemas import AudiencePreview, AudiencePreviewRequest
 from app.workspaces.auth import SecretKeyAuth
 
 router = APIRouter(prefix="/v1/announcements", tags=["announcements"])
+audience_preview_router = APIRouter(prefix="/v1")
 
 _ETAG_HEADER = {"ETag": {"description": "The announcement's version, for If-Match."}}
 
@@ -118,3 +121,18 @@ async def delete_announcement(
     await announcement_service.delete(
         session, auth.workspace_id, announcement_id, actor=Actor.of_api_key(auth)
     )
+
+
+@audience_preview_router.post("/audience/preview", tags=["targeting"])
+async def preview_audience(
+    data: AudiencePreviewRequest, session: SessionDep, auth: SecretKeyAuth
+) -> AudiencePreview:
+    """Would this user match, and why? Send one of `condition`, `segment_id`, `announcement_id`.
+
+    `reasons` traces every sub-condition (pass or fail, with the user's value), each
+    segment, the rollout bucket and, for an announcement, its status and publish window:
+    `match` is true for an announcement only when its audience matches and it is live.
+    Nothing is recorded; built-in attributes (`id`, `anonymous`, `locale`, `device`) come
+    from `user`, under the user's own `attributes`.
+    """
+    return await audience_preview_service.preview(session, auth.workspace_id, data)

@@ -3,13 +3,12 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true
 from sqlmodel import col
 
 from app.announcements.schemas import State, Status
+from app.kit.repository import Repository
 from app.models import Announcement
 
 
@@ -41,10 +40,7 @@ def state_clause(state: State, now: datetime) -> ColumnElement[bool]:
     return and_(published, started, or_(expire_at.is_(None), expire_at > now))
 
 
-class AnnouncementRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class AnnouncementRepository(Repository):
     async def get(self, workspace_id: str, announcement_id: str) -> Announcement | None:
         return await self.session.get(Announcement, (workspace_id, announcement_id))
 
@@ -95,22 +91,6 @@ class AnnouncementRepository:
             statement = statement.order_by(pinned.desc())
         statement = statement.order_by(announcement_id.desc()).limit(limit)
         return (await self.session.execute(statement)).scalars().all()
-
-    async def compare_and_update(
-        self, workspace_id: str, announcement_id: str, expected_version: int, values: dict[str, Any]
-    ) -> bool:
-        """Apply ``values`` only if nobody changed the row since ``expected_version``."""
-        statement = (
-            update(Announcement)
-            .where(
-                col(Announcement.workspace_id) == workspace_id,
-                col(Announcement.id) == announcement_id,
-                col(Announcement.version) == expected_version,
-            )
-            .values(**values, version=expected_version + 1)
-        )
-        result = await self.session.execute(statement)
-        return bool(getattr(result, "rowcount", 0) == 1)
 
     async def delete(self, workspace_id: str, announcement_id: str) -> None:
         await self.session.execute(

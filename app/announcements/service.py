@@ -13,8 +13,8 @@ from app.accounts.audit import Actor, audit_service
 from app.announcements.content import render_markdown
 from app.announcements.repository import AnnouncementRepository, ListFilters
 from app.announcements.schemas import AnnouncementCreate, AnnouncementUpdate, Status
-from app.errors import Conflict, NotFound, PreconditionFailed, invalid_field
-from app.kit.etags import if_match_allows
+from app.errors import Conflict, NotFound, invalid_field
+from app.kit.etags import refuse_stale_version
 from app.kit.ids import new_id
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.slugs import slugify
@@ -113,11 +113,7 @@ class AnnouncementService:
     ) -> Announcement:
         """Partial update. ``if_match``: the ETag the author read, else 412."""
         announcement = await self.get(session, workspace_id, announcement_id)
-        if not if_match_allows(if_match, str(announcement.version)):
-            raise PreconditionFailed(
-                f'The announcement is at version "{announcement.version}", not {if_match}: '
-                "someone changed it since you read it. Fetch it again and reapply your edit."
-            )
+        refuse_stale_version("announcement", announcement.version, if_match)
         changes = data.changes()
         values = await self._stored_values(session, workspace_id, changes, announcement.id)
         return await self._write(session, announcement, values, actor)
@@ -191,7 +187,11 @@ class AnnouncementService:
         repository = AnnouncementRepository(session)
         try:
             applied = await repository.compare_and_update(
-                announcement.workspace_id, announcement.id, announcement.version, values
+                Announcement,
+                announcement.workspace_id,
+                announcement.id,
+                announcement.version,
+                values,
             )
         except IntegrityError:
             raise _slug_conflict(values.get("slug")) from None

@@ -4,17 +4,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.announcements.schemas import Status
+from app.kit.repository import Repository
 from app.models import Announcement, Workspace
 
 
-class ChangelogRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class ChangelogRepository(Repository):
     async def workspace(self, workspace_id: str) -> Workspace | None:
         return await self.session.get(Workspace, workspace_id, populate_existing=True)
 

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse
 
 from app.accounts.audit import Actor
 from app.accounts.schemas import Role
+from app.announcements.audience_preview import audience_preview_service
 from app.announcements.endpoints import to_public
 from app.announcements.repository import ListFilters
 from app.announcements.schemas import (
@@ -49,7 +50,7 @@ from app.errors import (
 from app.kit.etags import quote_etag
 from app.targeting.audience import validate_audience
 from app.targeting.schemas import PreviewUser
-from app.targeting.service import audience_preview_service, segment_service
+from app.targeting.service import segment_service
 from app.widget.assets import WidgetAsset
 
 router = APIRouter(prefix="/console/w/{slug}", route_class=ConsoleRoute, include_in_schema=False)

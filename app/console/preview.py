@@ -9,8 +9,8 @@ from typing import Any
 
 from app.announcements.content import render_markdown
 from app.announcements.schemas import AnnouncementCreate, Display
+from app.feed.schemas import FeedCta, FeedItem, FeedResponse
 from app.kit.time import utc_now
-from app.widget.schemas import FeedCta, FeedItem, FeedResponse
 
 PREVIEW_ID = "ann_preview"
 SURFACES = ("as-set", "feed")

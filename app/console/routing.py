@@ -18,7 +18,8 @@ from starlette.responses import RedirectResponse
 
 from app.console.auth import PASSWORD_PAGE, NeedsPasswordChange, NeedsSignIn
 from app.console.pages import Pages, secure
-from app.errors import AppError, is_database_unavailable
+from app.errors import AppError
+from app.kit.database import is_database_unavailable
 
 logger = logging.getLogger("tidings.console")
 

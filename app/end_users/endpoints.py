@@ -8,6 +8,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from app.db import SessionDep
 from app.end_users.schemas import EndUserErasure, EndUserExport
 from app.end_users.service import end_user_service
+from app.kit.limits import MAX_USER_ID_LENGTH
 from app.workspaces.auth import SecretKeyAuth
 
 
@@ -34,7 +35,7 @@ router = APIRouter(tags=["end users"])
 UserIdPath = Annotated[
     str,
     Path(
-        max_length=256,
+        max_length=MAX_USER_ID_LENGTH,
         description="Your user id, percent-encoded as one path segment (`org/42` → `org%2F42`).",
     ),
 ]

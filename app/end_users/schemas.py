@@ -1,11 +1,34 @@
-"""What the end-user routes answer: an access request's export and an erasure's counts."""
+"""End users in the API: the visitor fields widget requests carry, an access request's
+export and an erasure's counts."""
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.kit.limits import MAX_ANONYMOUS_ID_LENGTH, MAX_USER_HASH_LENGTH, MAX_USER_ID_LENGTH
+from app.kit.locales import MAX_LOCALE_LENGTH
 from app.kit.schemas import OutputModel
+
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_USER_ID_LENGTH)]
+AnonymousId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ANONYMOUS_ID_LENGTH)]
+UserHash = Annotated[str, StringConstraints(min_length=1, max_length=MAX_USER_HASH_LENGTH)]
+LocaleTag = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LOCALE_LENGTH)]
+
+
+class Reaction(StrEnum):
+    positive = "positive"
+    neutral = "neutral"
+    negative = "negative"
+
+
+class VisitorFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UserId | None = None
+    user_hash: UserHash | None = None
+    anonymous_id: AnonymousId | None = None
 
 
 class EndUserRecord(OutputModel):

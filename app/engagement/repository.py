@@ -5,18 +5,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.engagement.counting import COUNTERS
+from app.engagement.statements import add_stats
+from app.kit.repository import Repository
 from app.models import Announcement, AnnouncementStats, Event
-from app.widget.engagement import COUNTERS
 
 _STATS = AnnouncementStats.__table__.c  # type: ignore[attr-defined]
 
 
-class EngagementRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class EngagementRepository(Repository):
+    async def add_stats(self, rows: list[dict[str, Any]]) -> None:
+        """Add to the quarter-hour counters (rows from ``StatsDelta.rows``)."""
+        if rows:
+            await self.session.execute(add_stats(self.dialect, rows))
 
     async def buckets_of(
         self, workspace_id: str, announcement_id: str, start: datetime, end: datetime

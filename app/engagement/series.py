@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.widget.engagement import COUNTERS
+from app.engagement.counting import COUNTERS
 
 
 class Interval(StrEnum):

@@ -1,5 +1,7 @@
 """Entity tags: quoting, and RFC 9110 matching for If-Match and If-None-Match."""
 
+from app.errors import PreconditionFailed
+
 
 def quote_etag(value: str | int) -> str:
     return f'"{value}"'
@@ -14,6 +16,15 @@ def if_match_allows(header: str | None, current: str) -> bool:
     if header is None:
         return True
     return any(tag == "*" or tag == quote_etag(current) for tag in _tags(header))
+
+
+def refuse_stale_version(noun: str, version: int, if_match: str | None) -> None:
+    """412 unless ``if_match`` (the ETag the author read, if they sent one) is ``version``."""
+    if not if_match_allows(if_match, str(version)):
+        raise PreconditionFailed(
+            f'The {noun} is at version "{version}", not {if_match}: someone changed it since '
+            "you read it. Fetch it again and reapply your edit."
+        )
 
 
 def if_none_match_hits(header: str | None, current: str) -> bool:

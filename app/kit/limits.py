@@ -33,3 +33,10 @@ def body_too_large(limit: int) -> Response:
         slug=error.slug,
         headers={"Connection": "close"},
     )
+
+
+# How long the end user's identifiers may be, wherever they arrive (query, body, column).
+MAX_USER_ID_LENGTH = 256  # the host product's own user id
+MAX_ANONYMOUS_ID_LENGTH = 64  # the widget's random id for a visitor who has not identified
+MAX_USER_HASH_LENGTH = 128  # hex HMAC-SHA256 is 64; room for other encodings
+MAX_EVENT_ID_LENGTH = 64

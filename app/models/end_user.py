@@ -4,6 +4,8 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.kit.limits import MAX_ANONYMOUS_ID_LENGTH, MAX_USER_ID_LENGTH
+from app.kit.locales import MAX_LOCALE_LENGTH
 from app.models.base import json_field, timestamp_field
 
 
@@ -21,12 +23,12 @@ class EndUser(SQLModel, table=True):
         foreign_key="workspaces.id", primary_key=True, max_length=40, ondelete="CASCADE"
     )
     id: str = Field(primary_key=True, max_length=40)
-    user_id: str | None = Field(default=None, max_length=256)
-    anonymous_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=MAX_USER_ID_LENGTH)
+    anonymous_id: str | None = Field(default=None, max_length=MAX_ANONYMOUS_ID_LENGTH)
     # An anonymous visitor who later identified: its state moved to this end user.
     merged_into: str | None = Field(default=None, max_length=40)
     attributes: dict[str, Any] = json_field(dict)
-    locale: str | None = Field(default=None, max_length=35)
+    locale: str | None = Field(default=None, max_length=MAX_LOCALE_LENGTH)
     # Grows with every change to this user's attributes or engagement: part of the ETag.
     state_version: int = Field(default=0)
     first_seen_at: datetime = timestamp_field()

@@ -3,6 +3,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKeyConstraint, Index
 from sqlmodel import Field, SQLModel
 
+from app.kit.limits import MAX_EVENT_ID_LENGTH
 from app.models.base import timestamp_field
 
 
@@ -23,7 +24,7 @@ class Event(SQLModel, table=True):
     workspace_id: str = Field(
         foreign_key="workspaces.id", primary_key=True, max_length=40, ondelete="CASCADE"
     )
-    id: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=MAX_EVENT_ID_LENGTH)
     end_user_id: str | None = Field(default=None, max_length=40)
     announcement_id: str | None = Field(default=None, max_length=40)
     type: str = Field(max_length=16)

@@ -1,76 +1,10 @@
 r"""Audience conditions: GrowthBook's condition language, compiled once and evaluated fast.
 
-A condition is a JSON object in the MongoDB-like language of GrowthBook's ``evalCondition``
-(the JS SDK's ``mongrule.ts`` is the reference; its Go SDK mirrors it)::
-
-    {"plan": {"$in": ["pro", "team"]}, "$or": [{"country": "DE"}, {"beta": true}]}
-
-Keys of a condition are either logical operators (``$and $or $nor $not``) or attribute paths
-(``company.size`` walks into nested objects, ``tags.0`` into arrays). A path's value is
-either a literal (implicit equality) or an operator object such as ``{"$gte": 18}``. Every
-key of an object must pass: keys are ANDed.
-
 ``compile_condition`` validates a condition at write time and returns a
 ``CompiledCondition`` whose ``evaluate`` never raises on JSON-like attributes and whose
-``explain`` says, line by line, why a user matches or not.
-
-Error paths
------------
-``ConditionError.path`` points at the offending node: object keys are joined with ``.``
-and list positions are written ``[i]``, so ``{"$and": [{"a": 1}, {"plan": {"$foo": 1}}]}``
-fails at ``$and[1].plan.$foo``. An attribute path keeps its own dots (``father.age.$gt``).
-The root of the condition is the empty string ``""``.
-
-Semantics, and where they differ from GrowthBook
-------------------------------------------------
-Evaluation follows the JS SDK, including its JavaScript coercions, because that is what
-GrowthBook users (and the published test cases) expect:
-
-* A missing attribute reads as ``null``: ``{"x": null}``, ``{"x": {"$exists": false}}``,
-  ``{"x": {"$type": "null"}}`` and ``{"x": {"$nin": [...]}}`` all match it, and in
-  ``$lt/$lte/$gt/$gte`` it counts as ``0`` (``{"x": {"$lt": 5}}`` matches a user
-  without ``x``). ``$type: "undefined"`` therefore never matches a JSON attribute.
-* ``$lt/$lte/$gt/$gte`` compare two strings by UTF-16 code units (``"10" < "9"``);
-  otherwise both sides become numbers (``"8"`` is 8, ``true`` is 1) and anything that
-  is not a number fails.
-* A literal string matches the attribute's JavaScript string form (``5`` equals ``"5"``,
-  ``["a", "b"]`` equals ``"a,b"``); a literal number matches its numeric form (``"5"``
-  and ``true`` equal ``5`` and ``1``); a literal boolean tests truthiness but never
-  matches null. ``$eq``/``$ne`` are strict (``5`` is not ``"5"``).
-* ``$in``/``$nin`` (and ``$ini``/``$nini``, case-insensitive) intersect when the
-  attribute is an array; ``$all``/``$alli`` need every item matched by some element.
-* Empty ``$or`` and ``$and`` pass; empty ``$nor`` fails (it is the negation of ``$or``).
-* Version operators compare GrowthBook's padded version strings: a leading ``v`` and
-  ``+build`` metadata are ignored, ``1.0.0-rc.1 < 1.0.0``, numeric parts compare as
-  numbers.
-* Regexes search (unanchored) the attribute's string form: ``{"id": {"$regex": "^12"}}``
-  matches the number 123. ``$notRegex``/``$notRegexi`` are their negations.
-
-Deliberate differences, each where JavaScript leaks through or GrowthBook fails silently:
-
-* Invalid conditions are rejected by ``compile_condition`` instead of evaluating to
-  false: unknown operators (also at the top level, so GrowthBook's ``"$groups"``
-  attribute is rejected), RE2-incompatible regexes (look-around, back-references), a
-  non-list ``$in``, an object mixing operator and plain keys, and so on.
-* ``null``/missing never equals a literal string or number and never matches a regex
-  (JS would see the string ``"null"``, or ``0``); objects are never a string either (no
-  ``"[object Object]"``). So ``$notRegex`` passes on a missing attribute.
-* Regexes run on RE2 (linear time, no backtracking), not JavaScript's engine: the common
-  syntax is the same, but look-around and back-references are refused at write time, and
-  ``\s`` and ``.`` follow RE2 (``.`` matches ``\r``; ``\s`` is ASCII whitespace only).
-* ``$eq``, ``$ne`` and literal arrays/objects compare JSON structure; object key order
-  does not matter (JS compares by reference or by ``JSON.stringify`` order).
-* ``$elemMatch`` tests every element, including ``0``, ``""`` and ``false`` (as the
-  newer GrowthBook test cases require).
-* ``$and``/``$or``/``$nor`` inside an operator object (e.g. ``$elemMatch: {"$or": ...}``)
-  are refused: GrowthBook reads them as unknown value operators that never match.
-* Path segments must be non-empty; arrays are indexed by ``0``, ``1``, ... only.
-* Size limits (``MAX_DEPTH``, ``MAX_NODES``, ``MAX_LIST_ITEMS``, ``MAX_REGEX_LENGTH``) bound
-  a condition, and ``MAX_EVALUATION_COST`` the work one evaluation can take: operators that
-  go through an array (``$all``, ``$elemMatch``, ``$in``) multiply the cost of what they
-  hold by ``MAX_ATTRIBUTE_ARRAY_ITEMS``, the longest array a user's attributes may hold,
-  and a condition whose worst case is over the bound is refused at write time.
-* ``$inGroup``/``$notInGroup``/``$savedGroups`` are not supported: Tidings has segments.
+``explain`` says, line by line, why a user matches or not. The semantics, where they
+follow GrowthBook's JS SDK and where they deliberately differ, and the error paths:
+docs/conditions.md.
 """
 
 from __future__ import annotations

@@ -8,14 +8,12 @@ from app.errors import problem_responses
 from app.kit.etags import quote_etag
 from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.targeting.schemas import (
-    AudiencePreview,
-    AudiencePreviewRequest,
     SegmentCreate,
     SegmentPage,
     SegmentPublic,
     SegmentUpdate,
 )
-from app.targeting.service import audience_preview_service, segment_service
+from app.targeting.service import segment_service
 from app.workspaces.auth import SecretKeyAuth
 
 router = APIRouter(prefix="/v1")
@@ -106,18 +104,3 @@ async def delete_segment(segment_id: str, session: SessionDep, auth: SecretKeyAu
     await segment_service.delete(
         session, auth.workspace_id, segment_id, actor=Actor.of_api_key(auth)
     )
-
-
-@router.post("/audience/preview", tags=["targeting"])
-async def preview_audience(
-    data: AudiencePreviewRequest, session: SessionDep, auth: SecretKeyAuth
-) -> AudiencePreview:
-    """Would this user match, and why? Send one of `condition`, `segment_id`, `announcement_id`.
-
-    `reasons` traces every sub-condition (pass or fail, with the user's value), each
-    segment, the rollout bucket and, for an announcement, its status and publish window:
-    `match` is true for an announcement only when its audience matches and it is live.
-    Nothing is recorded; built-in attributes (`id`, `anonymous`, `locale`, `device`) come
-    from `user`, under the user's own `attributes`.
-    """
-    return await audience_preview_service.preview(session, auth.workspace_id, data)

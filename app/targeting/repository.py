@@ -1,19 +1,15 @@
 """Every query about saved segments and which announcements use them."""
 
 from collections.abc import Collection, Sequence
-from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, insert, select
 from sqlmodel import col
 
-from app.models import Announcement, AnnouncementSegment, EndUser, Segment
+from app.kit.repository import Repository
+from app.models import Announcement, AnnouncementSegment, Segment
 
 
-class SegmentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SegmentRepository(Repository):
     async def get(self, workspace_id: str, segment_id: str) -> Segment | None:
         return await self.session.get(Segment, (workspace_id, segment_id))
 
@@ -50,22 +46,6 @@ class SegmentRepository:
         if excluding is not None:
             statement = statement.where(col(Segment.id) != excluding)
         return (await self.session.execute(statement)).first() is not None
-
-    async def compare_and_update(
-        self, workspace_id: str, segment_id: str, expected_version: int, values: dict[str, Any]
-    ) -> bool:
-        """Apply ``values`` only if nobody changed the row since ``expected_version``."""
-        statement = (
-            update(Segment)
-            .where(
-                col(Segment.workspace_id) == workspace_id,
-                col(Segment.id) == segment_id,
-                col(Segment.version) == expected_version,
-            )
-            .values(**values, version=expected_version + 1)
-        )
-        result = await self.session.execute(statement)
-        return bool(getattr(result, "rowcount", 0) == 1)
 
     async def delete(self, workspace_id: str, segment_id: str) -> None:
         await self.session.execute(
@@ -116,22 +96,3 @@ class SegmentRepository:
                     for segment_id in segment_ids
                 ],
             )
-
-    async def known_end_users(
-        self, workspace_id: str, limit: int
-    ) -> Sequence[tuple[str | None, str | None, str | None, dict[str, Any] | None]]:
-        """(user id, anonymous id, locale, attributes) of the workspace's end users, the
-        most recently seen first; anonymous visitors merged into a user are left out."""
-        statement = (
-            select(
-                col(EndUser.user_id),
-                col(EndUser.anonymous_id),
-                col(EndUser.locale),
-                col(EndUser.attributes),
-            )
-            .where(col(EndUser.workspace_id) == workspace_id, col(EndUser.merged_into).is_(None))
-            .order_by(col(EndUser.last_seen_at).desc())
-            .limit(limit)
-        )
-        rows = (await self.session.execute(statement)).all()
-        return [(row[0], row[1], row[2], row[3]) for row in rows]

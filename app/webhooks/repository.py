@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.announcements.schemas import Status
+from app.kit.repository import Repository
 from app.kit.time import as_utc
 from app.models import (
     Announcement,
@@ -23,10 +23,7 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 LEASE_NAME = "delivery"
 
 
-class WebhookRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class WebhookRepository(Repository):
     # Endpoints
 
     async def get_endpoint(self, workspace_id: str, endpoint_id: str) -> WebhookEndpoint | None:

@@ -1,54 +1,29 @@
-"""The public widget API (publishable key), called from end users' browsers.
+"""The widget API's other routes (publishable key): identify and the CORS preflight.
 
-The feed and events routes are the hot path: every end user of every host product calls
-them. FastAPI documents them (the functions below give their OpenAPI entries), but they
-are served by app/widget/hot_path.py, before FastAPI's per-request machinery, with the
-same rules and the same problem+json errors.
+The feed and events routes, which every end user of every host product calls, are served
+and documented by app/widget/hot_path.py, before FastAPI's per-request machinery, with
+the same rules and the same problem+json errors.
 """
 
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import ValidationError
 
 from app.db import SessionDep
 from app.errors import invalid_input
+from app.feed.plan import FeedPlan, render_feed
+from app.feed.schemas import FeedResponse
+from app.feed.snapshot import WorkspaceSnapshot
 from app.kit.bodies import read_json_object
 from app.kit.etags import if_none_match_hits
-from app.widget.cache import WorkspaceSnapshot
-from app.widget.feed import FeedPlan, render_feed
+from app.widget import service
+from app.widget.cors import add_cors_headers, is_allowed_origin, refuse_foreign_origin
 from app.widget.runtime import WidgetRuntime
-from app.widget.schemas import (
-    AnonymousId,
-    EventsRequest,
-    EventsResult,
-    FeedResponse,
-    IdentifyRequest,
-    LocaleTag,
-    UserHash,
-    UserId,
-)
-from app.widget.service import (
-    add_cors_headers,
-    is_allowed_origin,
-    refuse_foreign_origin,
-    widget_service,
-)
+from app.widget.schemas import IdentifyRequest, beacon_body_doc
 from app.workspaces.auth import PublishableKeyAuth, authenticate_widget_request
 
 router = APIRouter(prefix="/v1/widget", tags=["widget"])
 
 PREFLIGHT_MAX_AGE_S = 600
-
-
-def _body_doc(model: type[Any]) -> dict[str, Any]:
-    content = {
-        "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}},
-        "text/plain": {
-            "schema": {"type": "string", "description": "The same JSON, as sendBeacon sends it."}
-        },
-    }
-    return {"requestBody": {"required": True, "content": content}}
 
 
 def _runtime(request: Request) -> WidgetRuntime:
@@ -68,51 +43,20 @@ def _feed_response(request: Request, plan: FeedPlan, snapshot: WorkspaceSnapshot
     return Response(render_feed(snapshot, plan), media_type="application/json", headers=headers)
 
 
-@router.get(
-    "/announcements",
-    response_model=FeedResponse,
-    responses={304: {"description": "Not modified (If-None-Match matched the ETag)."}},
-)
-async def get_feed(
-    _auth: PublishableKeyAuth,
-    user_id: Annotated[UserId | None, Query()] = None,
-    user_hash: Annotated[UserHash | None, Query()] = None,
-    anonymous_id: Annotated[AnonymousId | None, Query()] = None,
-    locale: Annotated[LocaleTag | None, Query()] = None,
-) -> Response:
-    """The announcements this end user should see, with their state and the unread count.
-
-    Strong `ETag`; `If-None-Match` answers 304 with no body when nothing changed.
-    """
-    raise AssertionError("served by app/widget/hot_path.py")  # pragma: no cover
-
-
 @router.post(
-    "/events",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=EventsResult,
-    openapi_extra=_body_doc(EventsRequest),
+    "/identify", response_model=FeedResponse, openapi_extra=beacon_body_doc(IdentifyRequest)
 )
-async def record_events(_auth: PublishableKeyAuth) -> Response:
-    """Record a batch of engagement events; each is accepted, a duplicate, or rejected.
-
-    202 means committed. Retrying a batch never counts an event twice.
-    """
-    raise AssertionError("served by app/widget/hot_path.py")  # pragma: no cover
-
-
-@router.post("/identify", response_model=FeedResponse, openapi_extra=_body_doc(IdentifyRequest))
 async def identify(request: Request, session: SessionDep, auth: PublishableKeyAuth) -> Response:
     """Store the end user's attributes (and merge an anonymous visitor), then return the feed."""
     runtime = _runtime(request)
-    snapshot = await runtime.snapshot(auth.workspace_id)
+    snapshot = await runtime.feeds.snapshot(auth.workspace_id)
     refuse_foreign_origin(request.headers.get("origin"), snapshot)
     payload = await read_json_object(request)
     try:
         identify_request = IdentifyRequest.model_validate(payload)
     except ValidationError as exc:
         raise invalid_input(exc) from None
-    plan = await widget_service.identify(
+    plan = await service.identify(
         session, snapshot, identify_request, request.headers.get("user-agent")
     )
     return _feed_response(request, plan, snapshot)
@@ -125,7 +69,7 @@ async def preflight(request: Request, path: str) -> Response:
     headers = {"Vary": "Origin"}
     if origin is not None and "key" in request.query_params:
         principal = await authenticate_widget_request(request)
-        snapshot = await _runtime(request).snapshot(principal.workspace_id)
+        snapshot = await _runtime(request).feeds.snapshot(principal.workspace_id)
         if not is_allowed_origin(origin, snapshot):
             origin = None
     # Without a key in the URL the workspace is unknown here; the request itself is checked.

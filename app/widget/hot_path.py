@@ -1,10 +1,12 @@
 """The two routes every end user calls, served without FastAPI's per-request machinery.
 
 ``GET /v1/widget/announcements`` and ``POST /v1/widget/events`` decide what a Tidings
-server costs to run. FastAPI documents them (app/widget/endpoints.py), but a profile of a
-feed poll put about a quarter of its time in FastAPI's and Starlette's own layers (error
-and telemetry middleware, the exception middleware, the router, the request/response
-adapters). So ``TidingsApp`` hands these two paths to ``HotRoutes`` before any of that.
+server costs to run, and FastAPI's and Starlette's own layers (error and telemetry
+middleware, the exception middleware, the router, the request/response adapters) were
+about a quarter of a feed poll (docs/performance.md). So ``TidingsApp`` hands these two
+paths to ``HotRoutes`` before any of that. ``WIDGET_HOT_ROUTES`` declares each once: the
+endpoint that serves it, and the pydantic models its OpenAPI entry is generated from
+(``document_hot_routes``); the query's bounds the endpoint checks come from those models.
 
 They still pass through the same request middleware as every other route (the list
 ``app.main.request_middleware`` returns: request id, log and metrics, rate limits,
@@ -14,21 +16,30 @@ query parameters and headers they need themselves, with the same rules and error
 the rest of the API (``app.kit.bodies``, ``app.workspaces.auth``), and send bytes.
 """
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
+from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.end_users.visitors import Visitor
 from app.errors import exception_response, invalid_field
+from app.feed.plan import render_feed
+from app.feed.schemas import FeedQuery, FeedResponse
+from app.feed.snapshot import WorkspaceSnapshot
+from app.ingest.schemas import EventsRequest, EventsResult
 from app.kit.bodies import parse_json_object, receive_body, refuse_other_than_json
 from app.middleware import deadline_of
-from app.widget.cache import WorkspaceSnapshot
-from app.widget.feed import Visitor, render_feed
+from app.widget.cors import add_cors_headers, refuse_foreign_origin
 from app.widget.runtime import WidgetRuntime
-from app.widget.service import add_cors_headers, refuse_foreign_origin, widget_service
+from app.widget.schemas import beacon_body_doc
 from app.workspaces.auth import QueryPairs, publishable_key_from
 from app.workspaces.key_cache import PublishableKeyCache
 
@@ -40,6 +51,44 @@ class HotRoute:
     path: str  # also the route's name in metrics and access logs, as for any route
     method: str
     endpoint: Endpoint
+    # What OpenAPI says of it: its name (the operation id's first part), success status
+    # and body, query parameters, request body, and other answers it gives.
+    name: str
+    status: int
+    response: type[BaseModel]
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    other_responses: Mapping[int, str] = field(default_factory=dict)
+
+    def operation(self) -> dict[str, Any]:
+        """The route's OpenAPI operation, as FastAPI would write it for a route of its own."""
+        operation: dict[str, Any] = {
+            "tags": ["widget"],
+            "summary": self.name.replace("_", " ").title(),
+            "description": _description(self.endpoint),
+            "operationId": re.sub(r"\W", "_", f"{self.name}{self.path}")
+            + f"_{self.method.lower()}",
+            "security": [{"APIKeyQuery": []}, {"APIKeyHeader": []}],
+        }
+        if self.query is not None:
+            schema = self.query.model_json_schema()
+            operation["parameters"] = [
+                {"name": name, "in": "query", "required": False, "schema": property_}
+                for name, property_ in schema["properties"].items()
+                if property_.pop("default", None) is None  # all optional, none defaulted
+            ]
+        if self.body is not None:
+            operation["requestBody"] = beacon_body_doc(self.body)["requestBody"]
+        responses: dict[str, Any] = {
+            str(self.status): {
+                "description": "Successful Response",
+                "content": {"application/json": {"schema": _ref(self.response)}},
+            }
+        }
+        for status, description in self.other_responses.items():
+            responses[str(status)] = {"description": description}
+        operation["responses"] = responses
+        return operation
 
 
 class HotRoutes:
@@ -102,7 +151,18 @@ _HEADERS = frozenset(
         b"content-length",
     )
 )
-_QUERY_LIMITS = {"user_id": 256, "user_hash": 128, "anonymous_id": 64, "locale": 35}
+
+
+def _max_lengths(model: type[BaseModel]) -> dict[str, int]:
+    """Each optional string field's greatest length, as the model's schema states it."""
+    properties = model.model_json_schema()["properties"]
+    return {
+        name: next(option["maxLength"] for option in schema["anyOf"] if "maxLength" in option)
+        for name, schema in properties.items()
+    }
+
+
+_QUERY_LIMITS = _max_lengths(FeedQuery)
 
 
 def _headers(scope: Scope) -> dict[bytes, str]:
@@ -145,7 +205,8 @@ async def _workspace_of(
     principal = keys.principal_now(sessionmaker, key) or await keys.principal(sessionmaker, key)
     runtime: WidgetRuntime = state.widget
     workspace_id = principal.workspace_id
-    return runtime, runtime.snapshot_now(workspace_id) or await runtime.snapshot(workspace_id)
+    feeds = runtime.feeds
+    return runtime, feeds.snapshot_now(workspace_id) or await feeds.snapshot(workspace_id)
 
 
 def _cors_headers(origin: str | None, snapshot: WorkspaceSnapshot) -> list[tuple[bytes, bytes]]:
@@ -157,6 +218,10 @@ def _cors_headers(origin: str | None, snapshot: WorkspaceSnapshot) -> list[tuple
 
 
 async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
+    """The announcements this end user should see, with their state and the unread count.
+
+    Strong `ETag`; `If-None-Match` answers 304 with no body when nothing changed.
+    """
     headers = _headers(scope)
     pairs = _query(scope)
     runtime, snapshot = await _workspace_of(scope, headers, pairs)
@@ -164,8 +229,7 @@ async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
     visitor = Visitor(
         _bounded(query, "user_id"), _bounded(query, "anonymous_id"), _bounded(query, "user_hash")
     )
-    etag, plan = await widget_service.feed(
-        runtime,
+    etag, plan = await runtime.feeds.feed(
         snapshot,
         visitor,
         _bounded(query, "locale"),
@@ -191,6 +255,10 @@ _JSON = (b"content-type", b"application/json")
 
 
 async def serve_events(scope: Scope, receive: Receive, send: Send) -> None:
+    """Record a batch of engagement events; each is accepted, a duplicate, or rejected.
+
+    202 means committed. Retrying a batch never counts an event twice.
+    """
     headers = _headers(scope)
     runtime, snapshot = await _workspace_of(scope, headers, _query(scope))
     origin = headers.get(b"origin")
@@ -199,10 +267,68 @@ async def serve_events(scope: Scope, receive: Receive, send: Send) -> None:
     content_length = headers.get(b"content-length")
     runtime.ingestor.refuse_when_busy(content_length)  # before the body costs anything
     payload = parse_json_object(await receive_body(receive, content_length))
-    result = await widget_service.record_events(
-        runtime, snapshot, payload, headers.get(b"user-agent"), deadline=deadline_of(scope)
+    result = await runtime.events.record_events(
+        snapshot, payload, headers.get(b"user-agent"), deadline=deadline_of(scope)
     )
     body = result.model_dump_json().encode()
     raw = [_JSON, (b"content-length", str(len(body)).encode()), *_cors_headers(origin, snapshot)]
     await send({"type": "http.response.start", "status": 202, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+def _description(endpoint: Endpoint) -> str:
+    lines = (endpoint.__doc__ or "").strip().splitlines()
+    # As FastAPI: the docstring, its indentation removed.
+    return "\n".join(line.strip() for line in lines)
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+WIDGET_HOT_ROUTES = (
+    HotRoute(
+        "/v1/widget/announcements",
+        "GET",
+        serve_feed,
+        name="get_feed",
+        status=200,
+        response=FeedResponse,
+        query=FeedQuery,
+        other_responses={304: "Not modified (If-None-Match matched the ETag)."},
+    ),
+    HotRoute(
+        "/v1/widget/events",
+        "POST",
+        serve_events,
+        name="record_events",
+        status=202,
+        response=EventsResult,
+        body=EventsRequest,
+    ),
+)
+
+
+def document_hot_routes(app: FastAPI, routes: Sequence[HotRoute]) -> None:
+    """Add the hot routes to the app's OpenAPI document, with the schemas they refer to."""
+    build_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build_document()  # built once and cached by FastAPI
+        paths = document.setdefault("paths", {})
+        if all(route.method.lower() in paths.get(route.path, {}) for route in routes):
+            return document
+        for route in routes:
+            paths.setdefault(route.path, {})[route.method.lower()] = route.operation()
+        models: list[tuple[type[BaseModel], Any]] = []
+        for route in routes:
+            models.append((route.response, "serialization"))
+            if route.body is not None:
+                models.append((route.body, "validation"))
+        _, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in definitions.get("$defs", {}).items():
+            schemas.setdefault(name, schema)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,45 +1,40 @@
-"""The widget API's long-lived parts, built in the app's lifespan: caches, reader, ingestor."""
+"""The widget API's long-lived parts, built in the app's lifespan: the feed and the events."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.errors import NotFound
-from app.widget.cache import WorkspaceSnapshot, WorkspaceSnapshotCache
-from app.widget.feed import TargetingCache
-from app.widget.ingest import EventIngestor
-from app.widget.readers import (
+from app.feed.readers import (
     EngineUserReader,
     PostgresUserReader,
     SqliteUserReader,
     UserReader,
 )
+from app.feed.service import FeedService
+from app.feed.snapshot import WorkspaceSnapshotCache
+from app.ingest.ingestor import EventIngestor
+from app.ingest.service import EventService
 
 
 @dataclass(frozen=True, slots=True)
 class WidgetRuntime:
-    sessionmaker: async_sessionmaker[AsyncSession]
-    snapshots: WorkspaceSnapshotCache
-    reader: UserReader
-    ingestor: EventIngestor
-    targeting: TargetingCache = field(default_factory=TargetingCache)
+    feeds: FeedService
+    events: EventService
 
-    def snapshot_now(self, workspace_id: str) -> WorkspaceSnapshot | None:
-        """The workspace's snapshot when it is cached and fresh enough, else ``None``."""
-        return self.snapshots.get_now(self.sessionmaker, workspace_id)
+    @property
+    def ingestor(self) -> EventIngestor:
+        """The event writer (its queue and health: /readyz asks it)."""
+        return self.events.ingestor
 
-    async def snapshot(self, workspace_id: str) -> WorkspaceSnapshot:
-        snapshot = await self.snapshots.get(self.sessionmaker, workspace_id)
-        if snapshot is None:
-            raise NotFound("This workspace no longer exists.")
-        return snapshot
+    @property
+    def reader(self) -> UserReader:
+        return self.feeds.reader
 
     async def stop(self) -> None:
-        await self.snapshots.aclose()
-        await self.ingestor.stop()
-        await self.reader.aclose()
+        await self.events.ingestor.stop()  # first: it writes what is still queued
+        await self.feeds.stop()
 
 
 def start_runtime(
@@ -63,4 +58,5 @@ def start_runtime(
     snapshots = WorkspaceSnapshotCache(
         poll_after_s=settings.widget_poll_after_s, recheck_s=settings.widget_cache_recheck_s
     )
-    return WidgetRuntime(sessionmaker, snapshots, reader, ingestor)
+    feeds = FeedService(sessionmaker, snapshots, reader)
+    return WidgetRuntime(feeds, EventService(feeds, ingestor))

@@ -4,16 +4,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.kit.repository import Repository
 from app.models import ApiKey, Workspace
 
 
-class WorkspaceRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class WorkspaceRepository(Repository):
     async def get(self, workspace_id: str) -> Workspace | None:
         return await self.session.get(Workspace, workspace_id)
 
@@ -50,10 +47,7 @@ class WorkspaceRepository:
         return (await self.session.execute(statement)).first() is not None
 
 
-class ApiKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class ApiKeyRepository(Repository):
     async def get_by_lookup(self, lookup: str) -> ApiKey | None:
         statement = select(ApiKey).where(col(ApiKey.lookup) == lookup)
         return (await self.session.execute(statement)).scalar_one_or_none()

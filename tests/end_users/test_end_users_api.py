@@ -14,7 +14,7 @@ from tests.fixtures.widget_client import WidgetClient
 from tests.widget.test_feed_and_events import event
 from tests.workspaces.test_auth import assert_problem
 
-# Any 1-256 characters is a valid user id (app/widget/schemas.py): these are the ones a
+# Any 1-256 characters is a valid user id (app/end_users/schemas.py): these are the ones a
 # path mangles (separators, dot segments, reserved and control characters, non-ASCII).
 AWKWARD_IDS = [
     "org/42",

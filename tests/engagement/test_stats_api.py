@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.engagement.counting import StatsDelta
+from app.engagement.repository import EngagementRepository
 from app.models import EndUser, Event, UserState
-from app.widget.engagement import StatsDelta
-from app.widget.repository import WidgetRepository
 from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.widget_client import WidgetClient
@@ -135,7 +135,7 @@ class TestSeries:
         delta = StatsDelta()
         for moment, amount in ((first_0230, 1), (second_0230, 2), (late_evening, 4), (next_day, 8)):
             delta.add(a.id, moment, "impressions", amount)
-        await WidgetRepository(session).add_stats(delta.rows(tenant.workspace_id))
+        await EngagementRepository(session).add_stats(delta.rows(tenant.workspace_id))
         await session.commit()
 
         daily = await stats(
@@ -174,7 +174,7 @@ class TestSeries:
         delta = StatsDelta()
         delta.add(a.id, datetime(2026, 3, 1, 18, 15, tzinfo=UTC), "clicks")  # 23:45 IST, 1 Mar
         delta.add(a.id, datetime(2026, 3, 1, 18, 30, tzinfo=UTC), "clicks", 10)  # 00:00 IST, 2 Mar
-        await WidgetRepository(session).add_stats(delta.rows(tenant.workspace_id))
+        await EngagementRepository(session).add_stats(delta.rows(tenant.workspace_id))
         await session.commit()
         body = await stats(
             client, tenant, a.id, **{"from": "2026-03-01", "to": "2026-03-02", "tz": "Asia/Kolkata"}

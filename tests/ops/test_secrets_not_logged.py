@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.end_users.identity import user_hash
 from app.logs import configure_logging
-from app.widget.identity import user_hash
 from tests.conftest import ADMIN_TOKEN, Tenant
 from tests.fixtures.apps import client_with
 

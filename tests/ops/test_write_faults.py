@@ -20,8 +20,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ingest.health import WriteHealth
 from app.widget.runtime import WidgetRuntime
-from app.widget.write_health import WriteHealth
 from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.widget_client import WidgetClient

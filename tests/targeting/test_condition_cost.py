@@ -114,7 +114,7 @@ class TestAttributes:
         assert response.json()["errors"][0]["field"] == "attributes.tags"
 
     def test_attributes_stored_before_the_bound_are_cut_to_it(self) -> None:
-        from app.widget.feed import UserView
+        from app.feed.plan import UserView
 
         view = UserView(
             "eu_1", 1, None, None, {}, attributes_text='{"tags": [' + "1," * 4000 + "2]}"

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.end_users.identity import user_hash
 from app.main import create_app
-from app.widget.identity import user_hash
 from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.widget_client import WidgetClient

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.widget.writer import REUSED_ID
+from app.ingest.writer import REUSED_ID
 from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.widget_client import WidgetClient

@@ -22,16 +22,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.end_users.visitors import Visitor
+from app.engagement.counting import COUNTERS, bucket_of
 from app.errors import ServiceUnavailable
+from app.ingest.ingestor import EventIngestor
+from app.ingest.service import _incoming, _validated
+from app.ingest.sqlite_writer import WriterTurns
+from app.ingest.writer import REUSED_ID, IncomingEvent, IngestResult, Submission
 from app.kit.compiled import SqliteTimes
 from app.kit.db_types import UTCDateTime
 from app.models import AnnouncementStats, EndUser, Event, UserState
-from app.widget.engagement import COUNTERS, bucket_of
-from app.widget.feed import Visitor
-from app.widget.ingest import EventIngestor, _WriterTurns
 from app.widget.runtime import WidgetRuntime
-from app.widget.service import _incoming, _validated
-from app.widget.writer import REUSED_ID, IncomingEvent, IngestResult, Submission
 from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.widget_client import WidgetClient
@@ -457,7 +458,7 @@ class TestWriterTurns:
     async def test_a_turn_given_up_while_waiting_is_not_kept(self, tmp_path: Any) -> None:
         database = str(tmp_path / "tidings.db")
         thread = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        turns = _WriterTurns(database, thread)
+        turns = WriterTurns(database, thread)
         other_worker = os.open(f"{database}-writer.lock", os.O_RDWR)
         try:
             fcntl.flock(other_worker, fcntl.LOCK_EX)

@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.errors import ServiceUnavailable
-from app.widget.ingest import EventIngestor
-from app.widget.writer import IngestResult
+from app.ingest.ingestor import EventIngestor
+from app.ingest.writer import IngestResult
 from tests.conftest import Tenant
 from tests.fixtures.apps import NO_RATE_LIMITS, client_for, running_app
 from tests.fixtures.factories import create_announcement

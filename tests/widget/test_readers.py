@@ -10,9 +10,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.end_users.visitors import Visitor
+from app.feed.readers import UserReader
 from app.models import EndUser
-from app.widget.feed import Visitor
-from app.widget.readers import UserReader
 from tests.conftest import Tenant
 from tests.fixtures.widget_client import WidgetClient
 

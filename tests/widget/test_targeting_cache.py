@@ -1,7 +1,7 @@
 """The bounded store of targeting verdicts (pure: no database)."""
 
-from app.widget.cache import WorkspaceSnapshot
-from app.widget.feed import TargetingCache
+from app.feed.plan import TargetingCache
+from app.feed.snapshot import WorkspaceSnapshot
 
 
 def snapshot(content_version: int = 1, workspace_id: str = "ws_1") -> WorkspaceSnapshot:

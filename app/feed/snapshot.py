@@ -5,15 +5,18 @@ announcements with compiled audiences; each process keeps one per workspace, re-
 against the workspace's ``content_version`` (app/kit/snapshots.py).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.announcements.schemas import Status
+from app.feed.render import RenderedItem, render_item
 from app.kit.schedule import LiveSchedule
 from app.kit.snapshots import SnapshotCache
 from app.kit.time import utc_now
@@ -23,9 +26,6 @@ from app.targeting.audience import (
     compile_audience,
     current_segment_conditions,
 )
-
-if TYPE_CHECKING:
-    from app.widget.feed import Candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +62,18 @@ class WorkspaceSnapshot:
     poll_after_s: int
     # Sorted as the feed shows them: pinned, then priority, then newest.
     announcements: tuple[CachedAnnouncement, ...]
-    # Each (announcement, locale) as the feed shows it, its JSON rendered once for this
-    # snapshot, on first use (feed.Candidate).
-    candidates: "dict[tuple[str, str | None], Candidate]" = field(default_factory=dict)
+    # Each announcement in each of its locales (``None``: its default text), rendered once.
+    rendered: Mapping[tuple[str, str | None], RenderedItem] = field(init=False)
     # Which announcements are live changes only at their publish_at and expire_at instants.
     _schedule: LiveSchedule[CachedAnnouncement] = field(init=False)
 
     def __post_init__(self) -> None:
+        rendered = {
+            (announcement.id, locale): render_item(announcement, locale)
+            for announcement in self.announcements
+            for locale in (None, *announcement.locales)
+        }
+        object.__setattr__(self, "rendered", MappingProxyType(rendered))
         object.__setattr__(self, "_schedule", LiveSchedule(self.announcements))
 
     def live_epoch(self, now: datetime) -> int:

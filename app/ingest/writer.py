@@ -1,8 +1,8 @@
 """Writing a group of event submissions in one transaction: the same code on every backend.
 
 Events are inserted once per (workspace, event id); the user's per-announcement state and
-the quarter-hour counters are folded in the same transaction (app/widget/engagement.py).
-Statements come from app/widget/statements.py, compiled once per dialect
+the quarter-hour counters are folded in the same transaction (app/engagement/counting.py).
+Statements come from app/ingest/statements.py, compiled once per dialect
 (app/kit/compiled.py). The backends differ only where concurrency forces it
 (``_Statements.holds_database``).
 """
@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 
-from app.kit.compiled import CompiledStatement, SqliteTimes
-from app.kit.ids import new_id
-from app.kit.time import utc_now
-from app.widget import statements
-from app.widget.engagement import (
+from app.end_users import statements as end_user_sql
+from app.end_users.repository import new_end_user_row
+from app.end_users.visitors import Visitor
+from app.engagement import statements as stats_sql
+from app.engagement.counting import (
     COUNTERS,
     STATE_FIELDS,
     StatsDelta,
@@ -30,8 +30,10 @@ from app.widget.engagement import (
     fold_event,
     mark_seen,
 )
-from app.widget.feed import Visitor
-from app.widget.repository import new_end_user_row
+from app.ingest import statements as event_sql
+from app.kit.compiled import CompiledStatement, SqliteTimes
+from app.kit.ids import new_id
+from app.kit.time import utc_now
 
 
 @dataclass(slots=True)
@@ -59,7 +61,7 @@ class Submission:
     # Exact copies in the batch: the index of an event's first copy → the others' indexes.
     repeats: dict[int, list[int]]
     future: asyncio.Future["IngestResult"] = field(repr=False)
-    # Its place in the ingestor's queue (app/widget/ingest.py): when its request is
+    # Its place in the ingestor's queue (app/ingest/ingestor.py): when its request is
     # answered 503 regardless (time.monotonic()), when it was queued, and whether the
     # writer took it or its request was answered without it (never both).
     deadline: float = math.inf
@@ -100,24 +102,24 @@ class _Statements:
             return CompiledStatement(statement, dialect, self.times, keys)
 
         insert_events = (
-            statements.insert_events(name)
+            event_sql.insert_events(name)
             if self.holds_database
-            else statements.insert_events_returning()
+            else event_sql.insert_events_returning()
         )
         end_user_keys = tuple(new_end_user_row("", "", utc_now(), None, None))
-        self.known_announcements = prepare(statements.known_announcements(name))
-        self.end_users_by_key = prepare(statements.end_users_by_key(name))
-        self.insert_end_users = prepare(statements.insert_end_users(name), end_user_keys)
-        self.bump_state_version = prepare(statements.bump_state_version())
-        self.stored_events = prepare(statements.stored_events(name))
-        self.insert_events = prepare(insert_events, statements.EVENT_COLUMNS)
-        self.insert_states = prepare(statements.insert_states(name), _STATE_KEY_COLUMNS)
+        self.known_announcements = prepare(event_sql.known_announcements(name))
+        self.end_users_by_key = prepare(end_user_sql.end_users_by_key(name))
+        self.insert_end_users = prepare(end_user_sql.insert_end_users(name), end_user_keys)
+        self.bump_state_version = prepare(end_user_sql.bump_state_version())
+        self.stored_events = prepare(event_sql.stored_events(name))
+        self.insert_events = prepare(insert_events, event_sql.EVENT_COLUMNS)
+        self.insert_states = prepare(end_user_sql.insert_states(name), _STATE_KEY_COLUMNS)
         self.insert_full_states = prepare(
-            statements.insert_states(name), _STATE_KEY_COLUMNS[:-1] + STATE_FIELDS
+            end_user_sql.insert_states(name), _STATE_KEY_COLUMNS[:-1] + STATE_FIELDS
         )
-        self.lock_states = prepare(statements.lock_states_of(name))
-        self.save_states = prepare(statements.save_states())
-        self.add_to_stats = prepare(statements.add_to_stats(name), _STATS_COLUMNS)
+        self.lock_states = prepare(end_user_sql.lock_states_of(name))
+        self.save_states = prepare(end_user_sql.save_states())
+        self.add_to_stats = prepare(stats_sql.add_to_stats(name), _STATS_COLUMNS)
 
 
 _compiled: dict[tuple[str, str, str], _Statements] = {}
@@ -201,7 +203,7 @@ def _write_workspace(
         }
 
     end_user_of = _end_users(
-        sql, connection, workspace_id, {_user_key(s.visitor) for _, s in submissions}, now
+        sql, connection, workspace_id, {s.visitor.lookup for _, s in submissions}, now
     )
 
     # Raw events: the first copy of an id in the group is the one inserted, unless the id is
@@ -210,7 +212,7 @@ def _write_workspace(
     copies: list[tuple[int, IncomingEvent]] = []
     rows: list[dict[str, Any]] = []
     for position, submission in submissions:
-        end_user_id = end_user_of[_user_key(submission.visitor)]
+        end_user_id = end_user_of[submission.visitor.lookup]
         for incoming in submission.events:
             if incoming.announcement_id is not None and incoming.announcement_id not in known:
                 error = f"no announcement {incoming.announcement_id!r}"
@@ -250,7 +252,7 @@ def _write_workspace(
     for event_id in inserted:
         position, incoming = owners[event_id]
         submission = by_position[position]
-        end_user_id = end_user_of[_user_key(submission.visitor)]
+        end_user_id = end_user_of[submission.visitor.lookup]
         new_by_user[end_user_id].append(incoming)
         if incoming.type == "open":
             visible_by_user[end_user_id] = submission.visible
@@ -265,7 +267,7 @@ def _insert_events(
     if not rows:
         return set(), {}
     if not sql.holds_database:  # PostgreSQL
-        columns = {name: [row[name] for row in rows] for name in statements.EVENT_COLUMNS}
+        columns = {name: [row[name] for row in rows] for name in event_sql.EVENT_COLUMNS}
         inserted = {row[0] for row in sql.insert_events.fetch(connection, columns)}
         undecided = [row["id"] for row in rows if row["id"] not in inserted]
         stored = _stored_hashes(sql, connection, workspace_id, undecided)
@@ -309,7 +311,8 @@ def _fold_states(
     if sql.holds_database:
         # Nobody else writes until this commits: the rows not there now are this group's.
         for row in sql.lock_states.fetch(connection, {"workspace_id": ws, "keys": touched}):
-            states[row[0]][row[1]] = dict(zip(STATE_FIELDS, row[2:], strict=True))
+            end_user_id, announcement_id, *fields = row
+            states[end_user_id][announcement_id] = dict(zip(STATE_FIELDS, fields, strict=True))
         fresh = [(u, a) for u, a in touched if a not in states[u]]
         for u, a in fresh:
             states[u][a] = empty_state()
@@ -318,7 +321,8 @@ def _fold_states(
         keys = [{**_state_key(ws, u, a), "seen_count": 0} for u, a in touched]
         sql.insert_states.execute_many(connection, keys)
         for row in sql.lock_states.fetch(connection, {"workspace_id": ws, "keys": touched}):
-            states[row[0]][row[1]] = dict(zip(STATE_FIELDS, row[2:], strict=True))
+            end_user_id, announcement_id, *fields = row
+            states[end_user_id][announcement_id] = dict(zip(STATE_FIELDS, fields, strict=True))
     stats = StatsDelta()
     changed: list[tuple[str, str]] = []
     for end_user_id, events in new_by_user.items():
@@ -348,7 +352,9 @@ def _fold_states(
         connection, [{**_state_key(ws, u, a), **states[u][a]} for u, a in fresh]
     )
     updates = [
-        statements.state_parameters(ws, u, a, states[u][a]) for u, a in changed if (u, a) not in new
+        end_user_sql.state_parameters(ws, u, a, states[u][a])
+        for u, a in changed
+        if (u, a) not in new
     ]
     sql.save_states.execute_many(connection, updates)
     stat_rows = sorted(stats.rows(ws), key=lambda row: (row["announcement_id"], row["bucket"]))
@@ -373,12 +379,6 @@ def _state_key(workspace_id: str, end_user_id: str, announcement_id: str) -> dic
 def _indexes(submission: Submission, incoming: IncomingEvent) -> tuple[int, ...]:
     """Where the event is in its batch: its own index and those of its exact copies."""
     return (incoming.index, *submission.repeats.get(incoming.index, ()))
-
-
-def _user_key(visitor: Visitor) -> tuple[str | None, str | None]:
-    if visitor.user_id is not None:
-        return (visitor.user_id, None)
-    return (None, visitor.anonymous_id)
 
 
 def _event_row(

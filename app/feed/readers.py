@@ -25,9 +25,13 @@ from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.end_users.visitors import Visitor
 from app.errors import ServiceUnavailable, unstorable_value
-from app.widget.feed import StateView, UserView, Visitor
-from app.widget.statements import END_USERS, STATES
+from app.feed.plan import UserView
+from app.feed.render import StateView
+from app.kit.database import DRIVER_OUT_OF_REACH, open_sqlite
+from app.models.tables import end_users as END_USERS
+from app.models.tables import user_states as STATES
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -43,14 +47,23 @@ class UserProfile(NamedTuple):
     state_rows: Sequence[Sequence[Any]] | None = None
 
 
+# The columns of a UserProfile, in its order; then, in a joined read, those of _STATE_COLUMNS.
+_PROFILE_COLUMNS = (
+    END_USERS.c.id,
+    END_USERS.c.state_version,
+    END_USERS.c.attributes,
+    END_USERS.c.locale,
+)
+_PROFILE_WIDTH = len(_PROFILE_COLUMNS)
+
+
 def _profile_query(by: str) -> Select[Any]:
-    return select(
-        END_USERS.c.id, END_USERS.c.state_version, END_USERS.c.attributes, END_USERS.c.locale
-    ).where(
+    return select(*_PROFILE_COLUMNS).where(
         END_USERS.c.workspace_id == bindparam("workspace_id"), END_USERS.c[by] == bindparam("key")
     )
 
 
+# What a StateView is made of, in the order _view unpacks them.
 _STATE_COLUMNS = (
     STATES.c.announcement_id,
     STATES.c.first_seen_at,
@@ -76,16 +89,19 @@ _BY_USER_ID = _profile_query("user_id")
 _BY_ANONYMOUS_ID = _profile_query("anonymous_id")
 _WITH_STATES_BY_USER_ID = _profile_with_states_query("user_id")
 _WITH_STATES_BY_ANONYMOUS_ID = _profile_with_states_query("anonymous_id")
+
+
+def _with_states_lookup(visitor: Visitor) -> tuple[Select[Any], str | None]:
+    user_id, anonymous_id = visitor.lookup
+    if user_id is not None:
+        return _WITH_STATES_BY_USER_ID, user_id
+    return _WITH_STATES_BY_ANONYMOUS_ID, anonymous_id
+
+
 _STATES = select(*_STATE_COLUMNS).where(
     STATES.c.workspace_id == bindparam("workspace_id"),
     STATES.c.end_user_id == bindparam("end_user_id"),
 )
-
-
-def _key_of(visitor: Visitor) -> tuple[bool, str]:
-    if visitor.user_id is not None:
-        return True, visitor.user_id
-    return False, visitor.anonymous_id or ""
 
 
 def _view(
@@ -95,14 +111,21 @@ def _view(
     parse_attributes: bool | None = None,
 ) -> UserView:
     states = {
-        row[0]: StateView(
-            row[1] is not None,
-            row[2] is not None,
-            row[3] is not None,
-            row[4],
-            _sqlite_time(row[5]) if parse else row[5],
+        announcement_id: StateView(
+            seen=first_seen_at is not None,
+            dismissed=dismissed_at is not None,
+            clicked=clicked_at is not None,
+            reaction=reaction,
+            auto_shown_at=_sqlite_time(auto_shown_at) if parse else auto_shown_at,
         )
-        for row in rows
+        for (
+            announcement_id,
+            first_seen_at,
+            dismissed_at,
+            clicked_at,
+            reaction,
+            auto_shown_at,
+        ) in rows
     }
     raw = profile.raw_attributes
     if parse if parse_attributes is None else parse_attributes:  # JSON text: kept as it is
@@ -119,6 +142,14 @@ def _sqlite_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
+def _profile_with_states(rows: Sequence[Sequence[Any]]) -> UserProfile:
+    """A user's profile from a joined read: their row's columns repeated on each state's row
+    (a user without states: one row, its state columns null)."""
+    states = [row[_PROFILE_WIDTH:] for row in rows if row[_PROFILE_WIDTH] is not None]
+    end_user_id, state_version, attributes, locale = rows[0][:_PROFILE_WIDTH]
+    return UserProfile(end_user_id, state_version, attributes, locale, states)
+
+
 class UserReader(Protocol):
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None: ...
 
@@ -133,16 +164,13 @@ class EngineUserReader:
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
         # Over the network a round trip costs more than a user's few state rows: one query.
-        by_user_id, key = _key_of(visitor)
-        statement = _WITH_STATES_BY_USER_ID if by_user_id else _WITH_STATES_BY_ANONYMOUS_ID
+        statement, key = _with_states_lookup(visitor)
         async with self.engine.connect() as connection:
             result = await connection.execute(statement, {"workspace_id": workspace_id, "key": key})
             rows = result.all()
         if not rows:
             return None
-        states = [row[4:] for row in rows if row[4] is not None]
-        end_user_id, state_version, attributes, locale = rows[0][:4]
-        return UserProfile(end_user_id, state_version, attributes, locale, states)
+        return _profile_with_states(rows)
 
     async def read_view(self, workspace_id: str, profile: UserProfile) -> UserView:
         return _view(profile, profile.state_rows or (), parse=False)  # read with the profile
@@ -179,21 +207,18 @@ class PostgresUserReader:
             self._sql[id(statement)] = str(compiled)
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
-        by_user_id, key = _key_of(visitor)
-        statement = _WITH_STATES_BY_USER_ID if by_user_id else _WITH_STATES_BY_ANONYMOUS_ID
+        statement, key = _with_states_lookup(visitor)
         pool = self._pool or await self._start()
         try:
             async with pool.acquire(timeout=self._settings.db_pool_timeout_s) as connection:
                 rows = await connection.fetch(self._sql[id(statement)], workspace_id, key)
-        except _UNAVAILABLE as exc:
+        except DRIVER_OUT_OF_REACH as exc:
             raise _unavailable() from exc
         except asyncpg.DataError as exc:  # a value the database refuses: a NUL character
             raise unstorable_value() from exc
         if not rows:
             return None
-        states = [tuple(row)[4:] for row in rows if row[4] is not None]
-        end_user_id, state_version, attributes, locale = tuple(rows[0])[:4]
-        return UserProfile(end_user_id, state_version, attributes, locale, states)
+        return _profile_with_states([tuple(row) for row in rows])
 
     async def read_view(self, workspace_id: str, profile: UserProfile) -> UserView:
         # The states came with the profile; attributes arrive as JSON text (jsonb).
@@ -215,7 +240,7 @@ class PostgresUserReader:
                         },
                         reset=_nothing_to_reset,
                     )
-                except _UNAVAILABLE as exc:
+                except DRIVER_OUT_OF_REACH as exc:
                     raise _unavailable() from exc
             return self._pool
 
@@ -231,20 +256,6 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
     return None
 
 
-# What says "the database cannot serve you now" (connection lost or refused, cancelled by
-# statement_timeout, shutting down, too many connections), for a 503 and a retry.
-_UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.QueryCanceledError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-)
-
-
 def _unavailable() -> ServiceUnavailable:
     return ServiceUnavailable("The database is not reachable right now; retry shortly.")
 
@@ -258,12 +269,11 @@ _STATES_ORDER = ["workspace_id", "end_user_id"]
 
 class SqliteUserReader:
     def __init__(self, path: str, busy_timeout_ms: int) -> None:
-        self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-        self.connection.execute("PRAGMA query_only=ON")
         # Polls touch users spread over the whole table: SQLite's default 2 MB of cached
         # pages held too few of them, and each miss is a pread system call.
-        self.connection.execute(f"PRAGMA cache_size=-{_READ_CACHE_KIB}")
+        self.connection = open_sqlite(
+            path, busy_timeout_ms, read_only=True, cache_kib=_READ_CACHE_KIB
+        )
         # Positional parameters: binding by name costs a look-up per parameter and read.
         dialect = sqlite.dialect(paramstyle="qmark")
         self._sql: dict[int, str] = {}
@@ -273,8 +283,10 @@ class SqliteUserReader:
             self._sql[id(statement)] = str(compiled)
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
-        by_user_id, key = _key_of(visitor)
-        statement = _BY_USER_ID if by_user_id else _BY_ANONYMOUS_ID
+        user_id, anonymous_id = visitor.lookup
+        statement, key = (
+            (_BY_USER_ID, user_id) if user_id is not None else (_BY_ANONYMOUS_ID, anonymous_id)
+        )
         cursor = self._snapshot().execute(self._sql[id(statement)], (workspace_id, key))
         row = cursor.fetchone()
         return None if row is None else UserProfile(*row)

@@ -2,8 +2,8 @@
 
 Pure: no I/O. The request path reads the user (one query), then ``feed_etag`` names the
 answer from its inputs; only when the client does not hold that tag does ``plan_feed``
-decide the items and ``render_feed`` produce bytes, from JSON fragments pre-serialized
-once per announcement, locale and snapshot.
+decide the items and ``render_feed`` produce bytes, from JSON fragments rendered once per
+announcement, locale and snapshot (app/feed/render.py).
 
 Planning has two parts. Targeting (which live announcements this visitor's audience
 matches) depends on who they are, not on what they did, so its verdict is kept in a
@@ -17,11 +17,14 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import orjson
 
 from app import __version__
+from app.end_users.visitors import Visitor
+from app.feed.render import PlannedItem, RenderedItem, StateView, feed_json
+from app.feed.snapshot import WorkspaceSnapshot
 from app.kit.locales import pick_locale
 from app.targeting.attributes import (
     builtin_attributes,
@@ -29,29 +32,8 @@ from app.targeting.attributes import (
     merge_attributes,
     within_array_bound,
 )
-from app.widget.cache import CachedAnnouncement, WorkspaceSnapshot
 
 MAX_FEED_ITEMS = 50
-
-
-@dataclass(frozen=True, slots=True)
-class Visitor:
-    user_id: str | None
-    anonymous_id: str | None
-    user_hash: str | None
-
-    @property
-    def key(self) -> str:
-        """The value rollouts hash: the host's user id, else the anonymous id."""
-        return self.user_id or self.anonymous_id or ""
-
-
-class StateView(NamedTuple):  # a tuple: one is built per state row on every poll
-    seen: bool
-    dismissed: bool
-    clicked: bool
-    reaction: str | None
-    auto_shown_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +56,14 @@ class UserView:
         return within_array_bound(orjson.loads(self.attributes_text))
 
 
-# An announcement a visitor's audience matches: (announcement, the locale chosen for it,
-# its JSON without the user's state, and the whole item followed by a comma as most users
-# see it: without state, not auto-shown and auto-shown). One per (announcement, locale)
-# and snapshot.
-Candidate = tuple[CachedAnnouncement, str | None, bytes, bytes, bytes]
+@dataclass(frozen=True, slots=True)
+class FeedRequest:
+    """What a poll asks with: who, in which language, on which device, and when."""
 
-# (candidate, the user's state, auto_show): a plain tuple, as up to 50 are built per feed
-# and a named tuple's constructor costs a Python call each.
-PlannedItem = tuple[Candidate, StateView | None, bool]
+    visitor: Visitor
+    locale: str | None  # as asked for; the user's stored locale stands in when absent
+    user_agent: str | None
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +74,7 @@ class FeedPlan:
 
     @property
     def visible_ids(self) -> list[str]:
-        return [candidate[0].id for candidate, _, _ in self.items]
+        return [item.rendered.announcement.id for item in self.items]
 
 
 def state_view(row: Any) -> StateView:
@@ -133,14 +114,7 @@ class UserVersion(Protocol):
     def locale(self) -> str | None: ...
 
 
-def feed_etag(
-    snapshot: WorkspaceSnapshot,
-    visitor: Visitor,
-    user: UserVersion | None,
-    locale: str | None,
-    user_agent: str | None,
-    now: datetime,
-) -> str:
+def feed_etag(snapshot: WorkspaceSnapshot, request: FeedRequest, user: UserVersion | None) -> str:
     """The feed's strong ETag (quoted), from what the feed is computed of, before planning.
 
     The feed is a function of the snapshot (``content_version``), the user's row
@@ -149,6 +123,7 @@ def feed_etag(
     announcements are live (``live_epoch``). Equal inputs give equal bytes, so a poll
     whose If-None-Match names this tag is answered 304 without planning anything.
     """
+    visitor, now = request.visitor, request.now
     fingerprint = orjson.dumps(
         (
             __version__,
@@ -161,8 +136,8 @@ def feed_etag(
             user.state_version if user else 0,
             visitor.user_id,
             visitor.anonymous_id,
-            locale or (user.locale if user else None),
-            device_of(user_agent),
+            request.locale or (user.locale if user else None),
+            device_of(request.user_agent),
         )
     )
     return f'"{hashlib.blake2b(fingerprint, digest_size=12).hexdigest()}"'
@@ -184,7 +159,7 @@ class TargetingCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         # key -> (the snapshot it was made from, the verdict, the key's size in bytes)
-        self._entries: dict[Hashable, tuple[WorkspaceSnapshot, tuple[Candidate, ...], int]] = {}
+        self._entries: dict[Hashable, tuple[WorkspaceSnapshot, tuple[RenderedItem, ...], int]] = {}
         self._snapshots: dict[str, WorkspaceSnapshot] = {}  # the latest, per workspace
         self._bytes = 0
 
@@ -196,7 +171,7 @@ class TargetingCache:
         """The bytes of text the kept keys hold."""
         return self._bytes
 
-    def get(self, snapshot: WorkspaceSnapshot, key: Hashable) -> tuple[Candidate, ...] | None:
+    def get(self, snapshot: WorkspaceSnapshot, key: Hashable) -> tuple[RenderedItem, ...] | None:
         entry = self._entries.get(key)
         return entry[1] if entry is not None and entry[0] is snapshot else None
 
@@ -204,7 +179,7 @@ class TargetingCache:
         self,
         snapshot: WorkspaceSnapshot,
         key: Hashable,
-        candidates: tuple[Candidate, ...],
+        candidates: tuple[RenderedItem, ...],
         size: int = 0,
     ) -> None:
         """Keep a verdict; ``size`` is what its key holds in bytes (its text's length)."""
@@ -234,20 +209,18 @@ class TargetingCache:
 
 def plan_feed(
     snapshot: WorkspaceSnapshot,
-    visitor: Visitor,
+    request: FeedRequest,
     user: UserView | None,
-    locale: str | None,
-    user_agent: str | None,
-    now: datetime,
     etag: str | None = None,
     verdicts: TargetingCache | None = None,
 ) -> FeedPlan:
     """The items this visitor sees now; ``etag`` when the caller already computed it."""
     if etag is None:
-        etag = feed_etag(snapshot, visitor, user, locale, user_agent, now)
-    locale = locale or (user.locale if user else None)
-    candidates = _targeted(snapshot, visitor, user, locale, user_agent, now, verdicts)
+        etag = feed_etag(snapshot, request, user)
+    locale = request.locale or (user.locale if user else None)
+    matched = _targeted(snapshot, request, locale, user, verdicts)
     states = user.states if user else {}
+    now = request.now
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     shown_today = {
         announcement_id
@@ -257,16 +230,18 @@ def plan_feed(
     auto_show_left = max(snapshot.popover_daily_cap - len(shown_today), 0)
     items: list[PlannedItem] = []
     unread = 0
-    for candidate in candidates:
-        announcement = candidate[0]
+    for rendered in matched:
+        announcement = rendered.announcement
         state = states.get(announcement.id) if states else None
-        auto_show = False
         if state is None:  # most items: new to this user, so unread and never dismissed
             unread += 1
             if auto_show_left > 0 and announcement.display != "feed":
-                auto_show, auto_show_left = True, auto_show_left - 1
-            items.append((candidate, None, auto_show))
+                auto_show_left -= 1
+                items.append(rendered.unseen_auto_shown)
+            else:
+                items.append(rendered.unseen)
             continue
+        auto_show = False
         if announcement.display != "feed" and _frequency_allows(
             announcement.frequency, state.seen, state.dismissed
         ):
@@ -276,20 +251,20 @@ def plan_feed(
                 auto_show, auto_show_left = True, auto_show_left - 1
         if not state.seen:
             unread += 1
-        items.append((candidate, state, auto_show))
+        items.append(PlannedItem(rendered, state, auto_show))
     return FeedPlan(items, unread, etag)
 
 
 def _targeted(
     snapshot: WorkspaceSnapshot,
-    visitor: Visitor,
-    user: UserView | None,
+    request: FeedRequest,
     locale: str | None,
-    user_agent: str | None,
-    now: datetime,
+    user: UserView | None,
     verdicts: TargetingCache | None,
-) -> tuple[Candidate, ...]:
-    """The live announcements this visitor's audiences match, in feed order (at most 50)."""
+) -> tuple[RenderedItem, ...]:
+    """The live announcements this visitor's audiences match, in feed order (at most 50),
+    each in the locale chosen for it."""
+    visitor, now = request.visitor, request.now
     key = None
     attributes_text = "" if user is None else user.attributes_text
     if verdicts is not None and attributes_text is not None:
@@ -300,34 +275,23 @@ def _targeted(
             visitor.anonymous_id,
             attributes_text,
             locale,
-            device_of(user_agent),
+            device_of(request.user_agent),
         )
         found = verdicts.get(snapshot, key)
         if found is not None:
             return found
     attributes = merge_attributes(
         user.parsed_attributes() if user else {},
-        builtin_attributes(visitor.user_id, visitor.anonymous_id, locale, user_agent),
+        builtin_attributes(visitor.user_id, visitor.anonymous_id, locale, request.user_agent),
     )
     user_key = visitor.key
-    known = snapshot.candidates
-    matched: list[Candidate] = []
+    rendered = snapshot.rendered
+    matched: list[RenderedItem] = []
     for announcement in snapshot.live(now):
         if announcement.is_targeted and not announcement.audience.matches(attributes, user_key):
             continue
         chosen = _choose(locale, announcement.locales) if locale and announcement.locales else None
-        candidate = known.get((announcement.id, chosen))
-        if candidate is None:
-            fragment = _static_fragment(announcement, chosen)
-            candidate = (
-                announcement,
-                chosen,
-                fragment,
-                fragment + _NO_STATE + b",",
-                fragment + _NEW_AUTO_SHOWN + b",",
-            )
-            known[(announcement.id, chosen)] = candidate
-        matched.append(candidate)
+        matched.append(rendered[(announcement.id, chosen)])
         if len(matched) == MAX_FEED_ITEMS:
             break
     result = tuple(matched)
@@ -342,62 +306,5 @@ def _targeted(
     return result
 
 
-def _static_fragment(announcement: CachedAnnouncement, locale: str | None) -> bytes:
-    """The item's JSON without its closing brace: everything that is the same for all."""
-    text = announcement.translations[locale] if locale else None
-    static = {
-        "id": announcement.id,
-        "title": text["title"] if text else announcement.title,
-        "body_html": text["body_html"] if text else announcement.body_html,
-        "locale": locale,
-        "category": announcement.category,
-        "image_url": announcement.image_url,
-        "cta": announcement.cta,
-        "display": announcement.display,
-        "pinned": announcement.pinned,
-        "priority": announcement.priority,
-        "published_at": announcement.published_at,
-        "pages": list(announcement.pages),
-        "frequency": announcement.frequency,
-    }
-    return orjson.dumps(static)[:-1]
-
-
-@lru_cache(maxsize=256)
-def _state_fragment(
-    seen: bool, dismissed: bool, clicked: bool, reaction: str | None, auto_show: bool
-) -> bytes:
-    """The end of an item: the user's state; a few dozen combinations, each rendered once."""
-    state = {
-        "seen": seen,
-        "dismissed": dismissed,
-        "clicked": clicked,
-        "reaction": reaction,
-        "auto_show": auto_show,
-    }
-    return b"," + orjson.dumps(state)[1:]
-
-
-_NO_STATE = _state_fragment(False, False, False, None, False)
-_NEW_AUTO_SHOWN = _state_fragment(False, False, False, None, True)
-
-
 def render_feed(snapshot: WorkspaceSnapshot, plan: FeedPlan) -> bytes:
-    # One join, each item's bytes copied once, into the answer; each item ends with a comma.
-    parts = [b'{"announcements":[']
-    for candidate, state, auto_show in plan.items:
-        if state is None:
-            parts.append(candidate[4] if auto_show else candidate[3])
-        else:
-            parts.append(candidate[2])
-            parts.append(_state_fragment(*state[:4], auto_show) + b",")
-    if plan.items:
-        parts[-1] = parts[-1][:-1]  # the last item's comma
-    parts += (
-        b'],"unread_count":',
-        str(plan.unread_count).encode(),
-        b',"poll_after_s":',
-        str(snapshot.poll_after_s).encode(),
-        b"}",
-    )
-    return b"".join(parts)
+    return feed_json(plan.items, plan.unread_count, snapshot.poll_after_s)

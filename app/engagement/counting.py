@@ -16,31 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.models.tables import announcement_stats, user_states
+
 BUCKET_MINUTES = 15
 
-STATE_FIELDS = (
-    "first_seen_at",
-    "last_seen_at",
-    "seen_count",
-    "first_impression_at",
-    "clicked_at",
-    "dismissed_at",
-    "reaction",
-    "reacted_at",
-    "auto_shown_at",
-)
+# A user's state of one announcement, and the counters of a bucket: every column of their
+# tables but the keys, in the tables' order.
+STATE_FIELDS = tuple(column.key for column in user_states.columns if not column.primary_key)
+COUNTERS = tuple(column.key for column in announcement_stats.columns if not column.primary_key)
 AUTO_SURFACES = frozenset({"popover", "banner", "modal"})
-COUNTERS = (
-    "impressions",
-    "clicks",
-    "dismissals",
-    "reactions_positive",
-    "reactions_neutral",
-    "reactions_negative",
-    "unique_viewers",
-    "unique_clickers",
-    "unique_dismissers",
-)
 
 
 def bucket_of(moment: datetime) -> datetime:
@@ -49,8 +33,16 @@ def bucket_of(moment: datetime) -> datetime:
     )
 
 
+_EMPTY_STATE = {
+    column.key: column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
+    for column in user_states.columns
+    if not column.primary_key
+}
+
+
 def empty_state() -> dict[str, Any]:
-    return {name: 0 if name == "seen_count" else None for name in STATE_FIELDS}
+    """A state row as it is created: the columns' defaults (``seen_count`` 0, the rest null)."""
+    return dict(_EMPTY_STATE)
 
 
 @dataclass

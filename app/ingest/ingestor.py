@@ -6,7 +6,7 @@ queued while the previous group was being committed), writes it all in one trans
 commits, and only then answers every waiting request. Idempotency is unchanged:
 ``INSERT ... ON CONFLICT DO NOTHING`` on (workspace, event id).
 
-What a group writes, and how, is ``app/widget/writer.py`` (``write_group``, the same on
+What a group writes, and how, is ``app/ingest/writer.py`` (``write_group``, the same on
 every backend, on a synchronous facade); this module is the queue, the grouping and the
 transactions around it.
 
@@ -14,7 +14,7 @@ On SQLite the statements run on a plain synchronous connection on the event loop
 (``BEGIN IMMEDIATE``, ``synchronous=FULL``): milliseconds of work per group instead of
 thousands of thread hand-offs through aiosqlite. The commit, which mostly waits for the
 disk, runs in a thread; WAL checkpoints run beside the writer, not inside its commits, and
-once the WAL is long the writer lets one catch up between two groups (``_SqliteWriter``).
+once the WAL is long the writer lets one catch up between two groups (``SqliteWriter``).
 On PostgreSQL the transaction runs through the async engine.
 
 The queue is bounded: past ``max_pending_events`` a request is refused with 503 and
@@ -27,30 +27,26 @@ lost on shutdown.
 """
 
 import asyncio
-import concurrent.futures
-import fcntl
 import logging
-import os
-import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
-from sqlalchemy import Connection, create_engine, event
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.errors import ServiceUnavailable
-from app.widget.schemas import MAX_EVENTS_PER_BATCH
-from app.widget.write_health import WriteHealth
-from app.widget.writer import IngestResult, Submission, write_group
+from app.ingest.health import WriteHealth
+from app.ingest.schemas import MAX_EVENTS_PER_BATCH
+from app.ingest.sqlite_writer import SqliteWriter
+from app.ingest.writer import IngestResult, Submission, write_group
+from app.kit.database import (
+    is_locked,
+    is_out_of_reach,
+    sqlstate_of,
+)
 
 logger = logging.getLogger("tidings.ingest")
-
-_WRITER_BUSY_TIMEOUT_MS = 2  # see _transaction: waiting happens off the lock, in the loop
 
 
 class EventIngestor:
@@ -81,9 +77,9 @@ class EventIngestor:
         self._closing = False
         self.health = WriteHealth()
         self.lock_wait_s = sqlite_busy_timeout_ms / 1000
-        self._sqlite: _SqliteWriter | None = None
+        self._sqlite: SqliteWriter | None = None
         if engine.dialect.name == "sqlite":
-            self._sqlite = _SqliteWriter(
+            self._sqlite = SqliteWriter(
                 engine, sqlite_busy_timeout_ms, wal_restart_frames=sqlite_wal_restart_frames
             )
 
@@ -277,7 +273,7 @@ class EventIngestor:
         # A database out of reach (or busy) is what /readyz's own query already sees, and
         # sees end: counted here, it would keep a replica unready after the database is
         # back, until an event it gets no more (out of rotation) is written.
-        if not _is_out_of_reach(exc):
+        if not is_out_of_reach(exc):
             self.health.failed(exc, batches)
 
     async def _transaction(self, group: list[Submission]) -> list[IngestResult]:
@@ -292,7 +288,7 @@ class EventIngestor:
             try:
                 return await self._sqlite.transaction(group)
             except OperationalError as exc:
-                if not _is_locked(exc) or time.monotonic() + pause > deadline:
+                if not is_locked(exc) or time.monotonic() + pause > deadline:
                     raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
@@ -340,259 +336,9 @@ def _is_about_its_data(exc: Exception) -> bool:
 
 def _answer_to(exc: Exception) -> Exception:
     """What a request whose events could not be written is answered."""
-    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
-    if isinstance(exc, DataError) or sqlstate.startswith("22"):
+    if isinstance(exc, DataError) or sqlstate_of(exc).startswith("22"):
         return exc  # a value the database refuses: the client's to fix (422, app/errors.py)
-    if _is_out_of_reach(exc):
+    if is_out_of_reach(exc):
         return ServiceUnavailable("The database is not reachable; retry shortly.")
     # A full disk, a read-only database, ...: logged once by WriteHealth, not per request.
     return ServiceUnavailable("The database refuses to write events right now; retry shortly.")
-
-
-def _is_out_of_reach(exc: Exception) -> bool:
-    """The database did not answer in time (or at all), as opposed to refusing the write."""
-    if isinstance(exc, TimeoutError | ConnectionError | PoolTimeout):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    # Connection exceptions (08) and operator intervention (57: shutdown, statement timeout).
-    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
-    return (
-        exc.connection_invalidated
-        or sqlstate[:2] in ("08", "57")
-        or _is_unreachable(exc)
-        or _is_locked(exc)
-    )
-
-
-def _is_locked(exc: DBAPIError) -> bool:
-    return "database is locked" in str(exc.orig)
-
-
-def _is_unreachable(exc: DBAPIError) -> bool:
-    return isinstance(exc.orig, OSError | ConnectionError) or "connect" in str(exc.orig).lower()
-
-
-class _SqliteWriter:
-    """The SQLite writer's one connection: statements on the loop, commits in a thread.
-
-    The connection stays open, and its transactions are the driver's own (``BEGIN
-    IMMEDIATE``, ``COMMIT``): checking a pooled connection out and opening a SQLAlchemy
-    transaction for every group took about 6% of the event loop in a profile under load.
-    ``IMMEDIATE``: the write lock is taken (or refused) up front instead of failing on a
-    later upgrade.
-
-    The commit mostly waits for the disk (fsync): it runs in a thread, and requests go on
-    being read and validated meanwhile. Only one step at a time uses the connection.
-
-    WAL checkpoints run beside the writer (``_Checkpointer``), but alone they never catch
-    up with it: SQLite writes the WAL from its start again only when a transaction begins
-    with every frame copied back, so under a sustained load the WAL grew by gigabytes,
-    every commit appending to a longer file and every read searching a longer index. So
-    once the WAL is ``wal_restart_frames`` long, the writer waits, between two groups,
-    for a checkpoint to copy the rest; its next transaction starts the WAL over.
-    Copying back after every group instead put a checkpoint's two disk flushes on the
-    path of every group: 3 of the 7 ms a group took at 8 connections.
-    """
-
-    def __init__(
-        self, engine: AsyncEngine, busy_timeout_ms: int, *, wal_restart_frames: int
-    ) -> None:
-        database = make_url(str(engine.url)).database
-        self._checkpointer: _Checkpointer | None = None
-        if database and database != ":memory:":
-            self._checkpointer = _Checkpointer(database, busy_timeout_ms)
-        self._engine = _sqlite_writer(engine, autocheckpoint=self._checkpointer is None)
-        self._connection: Connection | None = None
-        self._thread = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="event-commit"
-        )
-        self._turns: _WriterTurns | None = None
-        if database and database != ":memory:":
-            self._turns = _WriterTurns(database, self._thread)
-        self._wal_restart_frames = wal_restart_frames
-
-    def _open(self) -> Connection:
-        if self._connection is None or self._connection.closed:
-            self._connection = self._engine.connect()
-        return self._connection
-
-    async def transaction(self, group: list[Submission]) -> list[IngestResult]:
-        if self._turns is not None:
-            await self._turns.take()
-        try:
-            connection = self._open()
-            driver = connection.connection.driver_connection
-            _execute(driver, "BEGIN IMMEDIATE")
-            try:
-                results = write_group(connection, group)
-            except BaseException:
-                _roll_back(driver)
-                raise
-            await self._in_thread(_commit, driver)
-        finally:
-            if self._turns is not None:
-                self._turns.give_back()
-        if self._checkpointer is not None:
-            self._checkpointer.nudge()
-        return results
-
-    async def start_wal_over_if_long(self) -> None:
-        checkpointer = self._checkpointer
-        if checkpointer is None or checkpointer.wal_frames < self._wal_restart_frames:
-            return
-        await checkpointer.finished()
-        driver = self._open().connection.driver_connection
-        try:
-            await self._in_thread(_execute, driver, "PRAGMA wal_checkpoint(PASSIVE)")
-        except DBAPIError:
-            logger.warning("WAL checkpoint failed; the next one tries again", exc_info=True)
-        checkpointer.wal_frames = 0
-
-    async def _in_thread(self, step: Callable[..., object], *args: Any) -> None:
-        running = self._thread.submit(step, *args)
-        try:
-            await asyncio.wrap_future(running)
-        except asyncio.CancelledError:
-            # Never let the connection go while a step of it is still running.
-            concurrent.futures.wait([running])
-            raise
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=True)
-        if self._connection is not None:
-            self._connection.close()
-        self._engine.dispose()
-        if self._checkpointer is not None:
-            self._checkpointer.close()
-        if self._turns is not None:
-            self._turns.close()
-
-
-class _WriterTurns:
-    """The event writers of several processes on one SQLite file take turns.
-
-    SQLite's write lock has no queue. A writer that finds it taken can only try again
-    later, and the writer holding it takes it again right after its commit, its next group
-    being ready by then: with ``--workers 2`` one worker's groups waited 20 to 190 ms
-    while the other wrote, and the events p99 at 8 connections was over 300 ms in some
-    runs (8 ms in others). A lock on a file beside the database (``flock``) has waiters:
-    the kernel wakes the one waiting when the holder lets go, so the writers alternate
-    (p99 11-12 ms in every run since). Only the event writers take it; every other write
-    still waits in SQLite, as before. A crashed holder's turn ends with its process.
-    """
-
-    def __init__(self, database: str, thread: concurrent.futures.ThreadPoolExecutor) -> None:
-        self._fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        self._thread = thread  # the writer's own: idle while the writer waits for its turn
-
-    async def take(self) -> None:
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return  # nobody else writing: the usual case
-        except BlockingIOError:
-            pass
-        waiting = self._thread.submit(fcntl.flock, self._fd, fcntl.LOCK_EX)
-        try:
-            await asyncio.wrap_future(waiting)
-        except asyncio.CancelledError:
-            # The turn may still come; whoever waits next must not find it taken.
-            waiting.add_done_callback(lambda _: self.give_back())
-            raise
-
-    def give_back(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-class _Checkpointer:
-    """Copies committed pages from the WAL into the database file, beside the writer.
-
-    SQLite would do it inside a commit every 1 000 pages: a group would then wait for
-    thousands of page writes and a second fsync. Here a passive checkpoint runs on its own
-    connection and thread after commits, at most one at a time, while the writer goes on
-    (WAL lets a checkpoint and a writer proceed together); it never blocks anyone.
-    """
-
-    def __init__(self, path: str, busy_timeout_ms: int) -> None:
-        self._path = path
-        self._busy_timeout_ms = busy_timeout_ms
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="wal-checkpoint"
-        )
-        self._running: concurrent.futures.Future[None] | None = None
-        self._connection: sqlite3.Connection | None = None
-        # Frames in the WAL when the last checkpoint ran, copied back or not.
-        self.wal_frames = 0
-
-    def nudge(self) -> None:
-        if self._running is None or self._running.done():
-            self._running = self._executor.submit(self._checkpoint)
-
-    async def finished(self) -> None:
-        if self._running is not None:
-            await asyncio.wrap_future(self._running)
-
-    def _checkpoint(self) -> None:
-        try:
-            if self._connection is None:
-                self._connection = sqlite3.connect(
-                    self._path, isolation_level=None, check_same_thread=False
-                )
-                self._connection.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-            _, frames, _ = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            self.wal_frames = frames
-        except sqlite3.Error:
-            logger.warning("WAL checkpoint failed; the next commit tries again", exc_info=True)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        if self._connection is not None:
-            self._connection.close()
-
-
-def _execute(driver: Any, sql: str) -> None:
-    try:
-        driver.execute(sql).fetchall()
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
-
-
-def _commit(driver: Any) -> None:
-    try:
-        _execute(driver, "COMMIT")
-    except BaseException:
-        _roll_back(driver)
-        raise
-
-
-def _roll_back(driver: Any) -> None:
-    # Some errors (a full disk, an I/O error) end the transaction inside SQLite already.
-    if driver.in_transaction:
-        _execute(driver, "ROLLBACK")
-
-
-def _sqlite_writer(engine: AsyncEngine, *, autocheckpoint: bool) -> Engine:
-    url = make_url(str(engine.url)).set(drivername="sqlite")
-    # Its commits run in a thread (see _SqliteWriter), never two steps at once.
-    writer = create_engine(
-        url, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False}
-    )
-
-    @event.listens_for(writer, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        # Autocommit at the driver: _SqliteWriter says BEGIN IMMEDIATE and COMMIT itself.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a 202 survives power loss, not only a crash; one fsync per group.
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={_WRITER_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        if not autocheckpoint:
-            cursor.execute("PRAGMA wal_autocheckpoint=0")  # see _SqliteWriter
-        cursor.close()
-
-    return writer

@@ -1,0 +1,130 @@
+"""SQL of end users and their per-announcement state, shared by every path that writes them.
+
+The request path (identify, merge) runs these on an ``AsyncSession``; the event writer
+compiles each once per dialect and runs it on the driver (app/kit/compiled.py).
+Concurrency: a user's state rows change only while locked (``SELECT ... FOR UPDATE``,
+ordered so that lockers never deadlock; on SQLite the writing transaction holds the
+database).
+"""
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Delete, Select, Update, bindparam, delete, select, tuple_, union_all, update
+from sqlalchemy.sql.dml import Insert
+
+from app.engagement.counting import STATE_FIELDS
+from app.kit.sql import among, insert_for, json_rows
+from app.models.tables import end_users as END_USERS
+from app.models.tables import user_states as STATES
+
+
+def insert_end_users(dialect: str) -> Insert:
+    """Create end users (one parameter set per row); one that exists already is skipped."""
+    return insert_for(dialect, END_USERS).on_conflict_do_nothing()  # type: ignore[no-any-return]
+
+
+def ensure_end_users(dialect: str, rows: list[dict[str, Any]]) -> Insert:
+    return insert_end_users(dialect).values(rows)
+
+
+def end_users_by_key(dialect: str) -> Select[Any]:
+    """Binds ``workspace_id``, ``user_ids`` and ``anonymous_ids`` (lists).
+
+    Two searches, one per unique key: with ``OR`` SQLite would scan the workspace.
+    """
+
+    def by(column: Any, name: str) -> Select[Any]:
+        return select(END_USERS.c.id, END_USERS.c.user_id, END_USERS.c.anonymous_id).where(
+            END_USERS.c.workspace_id == bindparam("workspace_id"), among(dialect, column, name)
+        )
+
+    return union_all(  # type: ignore[return-value]
+        by(END_USERS.c.user_id, "user_ids"), by(END_USERS.c.anonymous_id, "anonymous_ids")
+    )
+
+
+def bump_state_version() -> Update:
+    """One parameter set per end user (``workspace_id``, ``id``, ``now``): their state moved."""
+    return (
+        update(END_USERS)
+        .where(
+            END_USERS.c.workspace_id == bindparam("key_workspace_id"),
+            END_USERS.c.id == bindparam("key_id"),
+        )
+        .values(last_seen_at=bindparam("now"), state_version=END_USERS.c.state_version + 1)
+    )
+
+
+def insert_states(dialect: str) -> Insert:
+    """Create state rows (``workspace_id, end_user_id, announcement_id, seen_count``)."""
+    return insert_for(dialect, STATES).on_conflict_do_nothing()  # type: ignore[no-any-return]
+
+
+def ensure_states(dialect: str, rows: list[dict[str, Any]]) -> Insert:
+    """Create missing state rows (``workspace_id, end_user_id, announcement_id``)."""
+    return insert_states(dialect).values([{**row, "seen_count": 0} for row in rows])
+
+
+def _locked_states(*columns: Any) -> Select[Any]:
+    # Ordered, so concurrent lockers never deadlock.
+    return (
+        select(*columns).order_by(STATES.c.end_user_id, STATES.c.announcement_id).with_for_update()
+    )
+
+
+def lock_states(
+    workspace_id: str,
+    end_user_ids: Collection[str],
+    announcement_ids: Collection[str] | None = None,
+) -> Select[Any]:
+    """State rows, locked until commit."""
+    statement = _locked_states(STATES).where(
+        STATES.c.workspace_id == workspace_id, STATES.c.end_user_id.in_(end_user_ids)
+    )
+    if announcement_ids is not None:
+        statement = statement.where(STATES.c.announcement_id.in_(announcement_ids))
+    return statement
+
+
+def lock_states_of(dialect: str) -> Select[Any]:
+    """Locked states of exact (end user, announcement) pairs.
+
+    Binds ``workspace_id`` and ``keys``: a list of ``[end_user_id, announcement_id]``.
+    Columns: ``end_user_id, announcement_id``, then the state fields (``STATE_FIELDS``).
+    """
+    keys = json_rows(dialect, "keys", 2)
+    columns = [STATES.c.end_user_id, STATES.c.announcement_id]
+    return _locked_states(*columns, *[STATES.c[name] for name in STATE_FIELDS]).where(
+        STATES.c.workspace_id == bindparam("workspace_id"), tuple_(*columns).in_(keys)
+    )
+
+
+def save_states() -> Update:
+    """Executed with one parameter set per row: ``key_*`` and the state fields."""
+    return (
+        update(STATES)
+        .where(
+            STATES.c.workspace_id == bindparam("key_workspace_id"),
+            STATES.c.end_user_id == bindparam("key_end_user_id"),
+            STATES.c.announcement_id == bindparam("key_announcement_id"),
+        )
+        .values({name: bindparam(name) for name in STATE_FIELDS})
+    )
+
+
+def state_parameters(
+    workspace_id: str, end_user_id: str, announcement_id: str, state: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "key_workspace_id": workspace_id,
+        "key_end_user_id": end_user_id,
+        "key_announcement_id": announcement_id,
+        **{name: state[name] for name in STATE_FIELDS},
+    }
+
+
+def delete_states(workspace_id: str, end_user_id: str) -> Delete:
+    return delete(STATES).where(
+        STATES.c.workspace_id == workspace_id, STATES.c.end_user_id == end_user_id
+    )

@@ -1,0 +1,45 @@
+"""The feed's query and answer (documentation and the console's preview; the hot path
+renders the same shape from pre-rendered bytes, app/feed/render.py)."""
+
+from datetime import datetime
+
+from app.end_users.schemas import LocaleTag, Reaction, VisitorFields
+from app.kit.schemas import OutputModel
+
+
+class FeedQuery(VisitorFields):
+    """The feed's query parameters (besides the key)."""
+
+    locale: LocaleTag | None = None
+
+
+class FeedCta(OutputModel):
+    label: str
+    url: str
+
+
+class FeedItem(OutputModel):
+    id: str
+    title: str
+    body_html: str
+    locale: str | None
+    category: str
+    image_url: str | None
+    cta: FeedCta | None
+    display: str
+    pinned: bool
+    priority: int
+    published_at: datetime
+    pages: list[str]
+    frequency: str
+    seen: bool
+    dismissed: bool
+    clicked: bool
+    reaction: Reaction | None
+    auto_show: bool
+
+
+class FeedResponse(OutputModel):
+    announcements: list[FeedItem]
+    unread_count: int
+    poll_after_s: int
