@@ -23,7 +23,8 @@ import orjson
 
 from app import __version__
 from app.end_users.visitors import Visitor
-from app.feed.render import PlannedItem, RenderedItem, StateView, feed_json
+from app.feed.items import PlannedItem, RenderedItem, StateView
+from app.feed.render import feed_json
 from app.feed.snapshot import WorkspaceSnapshot
 from app.kit.locales import pick_locale
 from app.targeting.attributes import (

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.end_users.visitors import Visitor
 from app.errors import ServiceUnavailable, unstorable_value
+from app.feed.items import StateView
 from app.feed.plan import UserView
-from app.feed.render import StateView
 from app.kit.database import DRIVER_OUT_OF_REACH, open_sqlite
 from app.models.tables import end_users as END_USERS
 from app.models.tables import user_states as STATES

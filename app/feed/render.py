@@ -6,57 +6,14 @@ item without state is rendered once too, auto-shown or not; the few combinations
 are rendered once per process (``state_fragment``). A feed's answer is one join.
 """
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 
-if TYPE_CHECKING:
-    from app.feed.snapshot import CachedAnnouncement
+from app.feed.items import CachedAnnouncement, PlannedItem, RenderedItem
 
 
-class StateView(NamedTuple):  # a tuple: one is built per state row on every poll
-    seen: bool
-    dismissed: bool
-    clicked: bool
-    reaction: str | None
-    auto_shown_at: datetime | None
-
-
-class PlannedItem(NamedTuple):
-    """One item of a visitor's feed: what it shows, their state of it, and whether the
-    widget should show it unasked (a popover, banner or modal within the daily cap)."""
-
-    rendered: "RenderedItem"
-    state: StateView | None
-    auto_show: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedItem:
-    """An announcement in one locale (``None``: its default text), rendered for the feed."""
-
-    announcement: "CachedAnnouncement"
-    locale: str | None
-    fragment: bytes  # the item's JSON up to its state, without the closing brace
-    # The whole item followed by a comma, as users without state see it, auto-shown or not.
-    as_new: bytes = field(init=False)
-    as_new_auto_shown: bytes = field(init=False)
-    # The plan's items for those users, made once: a feed holds up to 50 of them.
-    unseen: PlannedItem = field(init=False)
-    unseen_auto_shown: PlannedItem = field(init=False)
-
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "as_new", self.fragment + _NO_STATE + b",")
-        set_(self, "as_new_auto_shown", self.fragment + _NEW_AUTO_SHOWN + b",")
-        set_(self, "unseen", PlannedItem(self, None, False))
-        set_(self, "unseen_auto_shown", PlannedItem(self, None, True))
-
-
-def render_item(announcement: "CachedAnnouncement", locale: str | None) -> RenderedItem:
+def render_item(announcement: CachedAnnouncement, locale: str | None) -> RenderedItem:
     text = announcement.translations[locale] if locale else None
     static = {
         "id": announcement.id,
@@ -73,7 +30,14 @@ def render_item(announcement: "CachedAnnouncement", locale: str | None) -> Rende
         "pages": list(announcement.pages),
         "frequency": announcement.frequency,
     }
-    return RenderedItem(announcement, locale, orjson.dumps(static)[:-1])
+    fragment = orjson.dumps(static)[:-1]
+    return RenderedItem(
+        announcement,
+        locale,
+        fragment,
+        as_new=fragment + _NO_STATE + b",",
+        as_new_auto_shown=fragment + _NEW_AUTO_SHOWN + b",",
+    )
 
 
 @lru_cache(maxsize=256)

@@ -16,38 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.announcements.schemas import Status
-from app.feed.render import RenderedItem, render_item
+from app.feed.items import CachedAnnouncement, RenderedItem
+from app.feed.render import render_item
 from app.kit.schedule import LiveSchedule
 from app.kit.snapshots import SnapshotCache
 from app.kit.time import utc_now
 from app.models import Announcement, Workspace
 from app.targeting.audience import (
-    CompiledAudience,
     compile_audience,
     current_segment_conditions,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class CachedAnnouncement:
-    id: str
-    title: str
-    body_html: str
-    translations: dict[str, dict[str, str]]
-    locales: tuple[str, ...]  # the translations' locales, for cached locale choices
-    category: str
-    image_url: str | None
-    cta: dict[str, Any] | None
-    display: str
-    pinned: bool
-    priority: int
-    frequency: str
-    pages: tuple[str, ...]
-    publish_at: datetime | None
-    expire_at: datetime | None
-    published_at: datetime
-    audience: CompiledAudience
-    is_targeted: bool  # False: everyone sees it, no need to evaluate the audience
 
 
 @dataclass(frozen=True, slots=True)
