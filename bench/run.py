@@ -417,8 +417,7 @@ class Bench:
         )
         events_ok = self.preflight()
         only = set(args.only)
-        others = [a for a in content.ids if a != content.stats_announcement]
-        (self.tmp / "announcements.lua").write_text(lua_table(others))
+        (self.tmp / "announcements.lua").write_text(lua_table(content.seen_by_everyone))
         if "feed" in only:
             self.capture_feed()
             self.start_floor()
@@ -470,7 +469,7 @@ class Bench:
         )
         if again.status_code != 304:
             raise Failure(f"feed preflight: If-None-Match answered {again.status_code}")
-        events = self.batch("ffffffff", seed.user_key(2), self.content.ids[1:11])
+        events = self.batch("ffffffff", seed.user_key(2), self.content.seen_by_everyone[:10])
         response = httpx.post(
             f"{self.base}/v1/widget/events?key={self.workspace['publishable_key']}",
             content=events,
@@ -650,7 +649,7 @@ class Bench:
                 nonce = f"fffffe{self.probes % 256:02x}"
                 response = httpx.post(
                     f"{base}/v1/widget/events?key={key}",
-                    content=self.batch(nonce, seed.user_key(3), self.content.ids[1:11]),
+                    content=self.batch(nonce, seed.user_key(3), self.content.seen_by_everyone[:10]),
                     headers={"Content-Type": "text/plain;charset=UTF-8"},
                     timeout=PROBE_TIMEOUT_S,
                 )

@@ -184,6 +184,12 @@ class Content:
     def stats_announcement(self) -> str:
         return self.ids[0]
 
+    @property
+    def seen_by_everyone(self) -> list[str]:
+        """The untargeted announcements but the stats one: in every user's feed, so their
+        events are counted (events about what a user's feed does not show are refused)."""
+        return [a for a in self.ids[1:] if a not in self.targeted]
+
 
 def create_announcements(base_url: str, secret_key: str) -> Content:
     ids: list[str] = []
@@ -343,7 +349,7 @@ async def seed_database(
     displays = {a: "feed" for a in content.ids}
     for position, spec in enumerate(announcement_specs()):
         displays[content.ids[position]] = spec["display"]
-    untargeted = [a for a in content.ids if a not in content.targeted and a != stats_id]
+    untargeted = content.seen_by_everyone
 
     event_columns = [c.name for c in Event.__table__.columns]  # type: ignore[attr-defined]
 
