@@ -64,6 +64,8 @@ DRIVER_OUT_OF_REACH = (
     asyncpg.AdminShutdownError,
 )
 
+_OUT_OF_REACH = (*DRIVER_OUT_OF_REACH, sqlalchemy.exc.TimeoutError, sqlalchemy.exc.InterfaceError)
+
 # SQLSTATE classes: connection exceptions, operator intervention (shutdown, cancelled).
 _OUT_OF_REACH_SQLSTATES = ("08", "57")
 # Insufficient resources (disk full, out of memory, too many connections): it answers,
@@ -82,10 +84,7 @@ def is_out_of_reach(exc: BaseException) -> bool:
     may succeed in a moment. As opposed to a database that refuses (a full disk, a
     read-only file), which is a fault of this server's to report (app/ingest/health.py).
     """
-    if isinstance(
-        exc,
-        DRIVER_OUT_OF_REACH | sqlalchemy.exc.TimeoutError | sqlalchemy.exc.InterfaceError,
-    ):
+    if isinstance(exc, _OUT_OF_REACH):
         return True
     if not isinstance(exc, sqlalchemy.exc.DBAPIError):
         return False
