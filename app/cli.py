@@ -137,15 +137,28 @@ async def _resolve_workspace(session: AsyncSession, slug: str | None) -> Workspa
     raise typer.Exit(2)
 
 
+class HttpServer(StrEnum):
+    uvicorn = "uvicorn"
+    granian = "granian"
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    server: Annotated[
+        HttpServer, typer.Option(help="HTTP server (see docs/operations.md).")
+    ] = HttpServer.uvicorn,
 ) -> None:
-    """Upgrade the database, then serve the API (and the widget) with uvicorn."""
+    """Upgrade the database, then serve the API (and the widget) with uvicorn or granian."""
     settings = _settings()
     upgrade_database(settings.database_url)
+    if server is HttpServer.granian:
+        from app.serving_granian import run_granian  # imports the app: only when used
+
+        run_granian(settings, host=host, port=port, workers=workers)
+        return
     uvicorn.run(
         "app.main:create_configured_app",
         factory=True,
@@ -189,7 +202,7 @@ def demo(
     )
     os.environ["TIDINGS_DEMO_KEY"] = key
     get_settings.cache_clear()
-    serve(host=host, port=port, workers=1)
+    serve(host=host, port=port, workers=1, server=HttpServer.uvicorn)
 
 
 @app.command()

@@ -191,9 +191,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             )
         elif self._phase is _Phase.body and age > limits.http_body_timeout_s:
             self._answer_and_close(
-                408,
-                "Request Timeout",
-                f"The request's body did not arrive within {limits.http_body_timeout_s:g} s.",
+                408, "Request Timeout", body_timeout_detail(limits.http_body_timeout_s)
             )
 
     def _has_unanswered_request(self) -> bool:
@@ -224,11 +222,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             transport.close()
 
 
-def _problem(status: int, title: str, detail: str) -> bytes:
+def problem_body(status: int, title: str, detail: str) -> bytes:
+    """The problem+json a connection bound answers with (431 or 408)."""
     slug = "request-header-fields-too-large" if status == 431 else "request-timeout"
-    body = orjson.dumps(
+    return orjson.dumps(
         {"type": f"urn:tidings:problem:{slug}", "title": title, "status": status, "detail": detail}
     )
+
+
+def body_timeout_detail(timeout_s: float) -> str:
+    return f"The request's body did not arrive within {timeout_s:g} s."
+
+
+def _problem(status: int, title: str, detail: str) -> bytes:
+    body = problem_body(status, title, detail)
     head = (
         f"HTTP/1.1 {status} {title}\r\n"
         "content-type: application/problem+json\r\n"

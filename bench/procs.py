@@ -145,7 +145,8 @@ def memory_kb(pid: int) -> dict[str, int]:
 
 
 def worker_pids(proc: Proc) -> list[int]:
-    """The processes that serve requests: the server itself, or uvicorn's workers."""
+    """The processes that serve requests: the server itself, or its workers (uvicorn's,
+    granian's)."""
     workers = [
         pid
         for pid in children(proc.pid)

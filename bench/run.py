@@ -1,6 +1,7 @@
 """Tidings benchmark: the widget hot path against a floor, event ingestion, stats latency.
 
     .venv/bin/python bench/run.py [--database sqlite|postgresql | --all] [--workers N]
+                                  [--server uvicorn|granian]
                                   [--duration 10] [--repetitions 3] [--quick]
 
 Seeds a throwaway database, starts a floor (bare Starlette serving the bytes of a real
@@ -100,7 +101,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Benchmark the widget feed, event ingestion and stats against a floor.",
     )
     parser.add_argument("--database", choices=["sqlite", "postgresql"], help="default: sqlite")
-    parser.add_argument("--workers", type=int, help="uvicorn workers (default 1)")
+    parser.add_argument("--workers", type=int, help="server workers (default 1)")
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "granian"],
+        default="uvicorn",
+        help="what tidings serve --server runs (default: uvicorn)",
+    )
     parser.add_argument(
         "--all",
         action="store_true",
@@ -310,6 +317,8 @@ class Bench:
     def start_server(self, name: str, port: int, *, workers: int, pinned: bool) -> Proc:
         argv = ["taskset", "-c", str(SERVER_CORE)] if pinned else []
         argv += [self.tidings(), "serve", "--port", str(port), "--workers", str(workers)]
+        if self.args.server != "uvicorn":  # a --source checkout may predate --server
+            argv += ["--server", self.args.server]
         proc = self.procs.start(
             name, argv, env=self.env(), cwd=self.tmp, log=self.tmp / f"{name}.log"
         )
@@ -345,7 +354,7 @@ class Bench:
         args = self.args
         mode = (
             f"{args.database}, {args.workers} worker{'s' if args.workers > 1 else ''}, "
-            f"{CONNECTIONS} connections, {args.repetitions} x {args.duration:g} s"
+            f"{args.server}, {CONNECTIONS} connections, {args.repetitions} x {args.duration:g} s"
         )
         self.log(f"Tidings benchmark: {mode}; temporary directory {self.tmp}")
         if self.pinned:
@@ -412,7 +421,7 @@ class Bench:
         )
         self.base = f"http://127.0.0.1:{self.port}"
         self.log(
-            f"tidings serve --workers {args.workers} on :{self.port} "
+            f"tidings serve --workers {args.workers} --server {args.server} on :{self.port} "
             f"(TIDINGS_LOG_LEVEL=WARNING{', taskset -c 0' if self.pinned else ''})"
         )
         events_ok = self.preflight()
@@ -1149,12 +1158,13 @@ class Bench:
         args = self.args
         RESULTS.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = RESULTS / f"{stamp}-{args.database}-w{args.workers}.json"
+        path = RESULTS / f"{stamp}-{args.database}-w{args.workers}{server_suffix(args)}.json"
         document = {
             "started_at": datetime.now(UTC).isoformat(),
             "config": {
                 "database": args.database,
                 "workers": args.workers,
+                "server": args.server,
                 "duration_s": args.duration,
                 "repetitions": args.repetitions,
                 "quick": args.quick,
@@ -1385,10 +1395,16 @@ class Configuration:
         return [f"exit status {self.status} before writing its results: {last[-1]}"]
 
 
+def server_suffix(args: argparse.Namespace) -> str:
+    """Of a results file's name: nothing for uvicorn (as before --server), else the server."""
+    return "" if args.server == "uvicorn" else f"-{args.server}"
+
+
 def child_argv(args: argparse.Namespace, configuration: Configuration) -> list[str]:
     """This script for one configuration, with the options --all was given."""
     argv = [sys.executable, str(BENCH / "run.py")]
     argv += ["--database", configuration.database, "--workers", str(configuration.workers)]
+    argv += ["--server", args.server]
     if args.quick:
         argv.append("--quick")  # which sets the duration and repetitions itself
     else:
@@ -1423,7 +1439,7 @@ def stop_child(child: subprocess.Popen[bytes]) -> int:
 
 def run_configuration(args: argparse.Namespace, configuration: Configuration) -> None:
     """Run this script for one configuration; its output streams through as it comes."""
-    pattern = f"*-{configuration.database}-w{configuration.workers}.json"
+    pattern = f"*-{configuration.database}-w{configuration.workers}{server_suffix(args)}.json"
     before = set(RESULTS.glob(pattern))
     argv = child_argv(args, configuration)
     shown = [shown_path(Path(argv[1])), *(without_password(arg) for arg in argv[2:])]
@@ -1551,6 +1567,7 @@ def summarize_all(
         "interrupted": is_interrupted,
         "config": {
             "configurations": [c.name for c in configurations],
+            "server": args.server,
             "duration_s": args.duration,
             "repetitions": args.repetitions,
             "quick": args.quick,

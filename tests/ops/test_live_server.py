@@ -21,17 +21,20 @@ import pytest
 from app.kit.bodies import MAX_BODY_BYTES
 from app.migrate import upgrade_database
 from tests.fixtures.databases import BACKENDS, fresh_database, in_thread
-from tests.fixtures.live_server import LiveServer, live_server
+from tests.fixtures.live_server import SERVERS, LiveServer, live_server
 from tests.fixtures.load import VISITOR, Load
 from tests.fixtures.seeding import Seeded, events_found, seed_workspace
 
 figures = logging.getLogger("tests.figures")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=SERVERS)
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
     directory = tmp_path_factory.mktemp("live")
-    with live_server(f"sqlite+aiosqlite:///{directory / 'tidings.db'}", directory) as running:
+    url = f"sqlite+aiosqlite:///{directory / 'tidings.db'}"
+    with live_server(url, directory, server=request.param) as running:
         yield running
 
 
@@ -39,7 +42,11 @@ class TestOnTheWire:
     @pytest.mark.parametrize("path", ["/healthz", "/v1/workspace", "/v1/nope", "/openapi.json"])
     def test_no_version_banner_and_nosniff_everywhere(self, server: LiveServer, path: str) -> None:
         response = httpx.get(server.base_url + path)
-        assert "server" not in response.headers
+        if server.server == "granian":
+            # granian names itself (it has no option not to), without a version.
+            assert response.headers["server"] == "granian"
+        else:
+            assert "server" not in response.headers
         assert response.headers["x-content-type-options"] == "nosniff"
         assert "uvicorn" not in str(response.headers).lower()
 
@@ -71,16 +78,17 @@ class TestOnTheWire:
         assert b"payload-too-large" in body
 
 
+def _event(announcement_id: str, event_id: str) -> dict[str, str]:
+    return {
+        "id": event_id,
+        "type": "impression",
+        "announcement_id": announcement_id,
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+
+
 def _slow_batch(announcement_id: str, ids: list[str], pieces: int, pause_s: float) -> object:
-    events = [
-        {
-            "id": event_id,
-            "type": "impression",
-            "announcement_id": announcement_id,
-            "occurred_at": datetime.now(UTC).isoformat(),
-        }
-        for event_id in ids
-    ]
+    events = [_event(announcement_id, event_id) for event_id in ids]
     body = orjson.dumps({"anonymous_id": VISITOR, "events": events})
     size = len(body) // pieces + 1
 
@@ -120,12 +128,67 @@ def served_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         yield url
 
 
+class TestWidgetHotPath:
+    @pytest.mark.parametrize("server_name", SERVERS)
+    async def test_feed_etag_and_events_on_the_wire(
+        self, served_database: str, tmp_path: Path, server_name: str
+    ) -> None:
+        """The widget's two hot routes through the real server: a feed with its ETag, a
+        poll answered 304, events as sendBeacon sends them and as a chunked upload."""
+        seeded: Seeded = await seed_workspace(served_database)
+        feed = {"key": seeded.publishable_key, "anonymous_id": VISITOR}
+        ids = [f"wire-{uuid.uuid4()}" for _ in range(4)]
+        with live_server(served_database, tmp_path, server=server_name) as server:
+            async with httpx.AsyncClient(base_url=server.base_url) as client:
+                first = await client.get("/v1/widget/announcements", params=feed)
+                assert first.status_code == 200, first.text
+                assert [a["id"] for a in first.json()["announcements"]] == [
+                    seeded.announcement_id
+                ]
+                etag = first.headers["etag"]
+                polled = await client.get(
+                    "/v1/widget/announcements", params=feed, headers={"If-None-Match": etag}
+                )
+                assert polled.status_code == 304 and polled.content == b""
+                assert polled.headers["etag"] == etag
+
+                beacon = await client.post(
+                    "/v1/widget/events",
+                    params={"key": seeded.publishable_key},
+                    content=orjson.dumps(
+                        {
+                            "anonymous_id": VISITOR,
+                            "events": [_event(seeded.announcement_id, i) for i in ids[:2]],
+                        }
+                    ),
+                    headers={"Content-Type": "text/plain"},
+                )
+                assert beacon.status_code == 202, beacon.text
+                assert beacon.json()["accepted"] == 2
+                chunked = await client.post(
+                    "/v1/widget/events",
+                    params={"key": seeded.publishable_key},
+                    content=_slow_batch(seeded.announcement_id, ids[2:], 3, 0.05),  # type: ignore[arg-type]
+                    headers={"Content-Type": "text/plain"},
+                )
+                assert chunked.status_code == 202, chunked.text
+                request_id = chunked.headers["x-request-id"]
+            server.terminate()
+            await asyncio.to_thread(server.wait, 30)
+        assert await events_found(served_database, set(ids)) == set(ids)
+        # Our access line, with our request id; the server writes none of its own.
+        access = [line for line in server.log_text().splitlines() if "/v1/widget/" in line]
+        assert any(request_id in line and '"status":202' in line for line in access), access
+        assert len(access) == 4, access
+
+
 class TestGracefulShutdown:
+    @pytest.mark.parametrize("server_name", SERVERS)
     async def test_sigterm_mid_load_loses_no_acknowledged_event(
-        self, served_database: str, tmp_path: Path
+        self, served_database: str, tmp_path: Path, server_name: str
     ) -> None:
         seeded: Seeded = await seed_workspace(served_database)
-        with live_server(served_database, tmp_path) as server:
+        with live_server(served_database, tmp_path, server=server_name) as server:
             limits = httpx.Limits(max_connections=8)
             async with httpx.AsyncClient(base_url=server.base_url, limits=limits) as client:
                 load = Load(
@@ -158,7 +221,8 @@ class TestGracefulShutdown:
                 stop.set()
                 await workers
 
-        # uvicorn finishes its shutdown, then re-raises the signal: the supervisor sees SIGTERM.
+        # uvicorn finishes its shutdown, then re-raises the signal: the supervisor sees
+        # SIGTERM; granian exits 0.
         assert exit_code in (0, -signal.SIGTERM), server.log_text()
         assert "Application shutdown complete." in server.log_text()
         for secret in (seeded.secret_key, seeded.publishable_key):
@@ -183,3 +247,29 @@ class TestGracefulShutdown:
             dict(load.statuses()),
             exited_at - signalled_at,
         )
+
+
+class TestBehindAProxy:
+    @pytest.mark.parametrize("server_name", SERVERS)
+    async def test_forwarded_addresses_from_a_trusted_proxy_are_told_apart(
+        self, tmp_path: Path, server_name: str
+    ) -> None:
+        """The loopback client is a trusted proxy (the default): failed authentications
+        count against the address it forwards, on each server alike."""
+        env = {
+            "TIDINGS_RATE_LIMIT_AUTH_FAILURES_PER_MIN": "6",
+            "TIDINGS_RATE_LIMIT_AUTH_FAILURES_BURST": "3",
+        }
+        url = f"sqlite+aiosqlite:///{tmp_path / 'tidings.db'}"
+        with live_server(url, tmp_path, env=env, server=server_name) as server:
+            async with httpx.AsyncClient(base_url=server.base_url) as client:
+
+                async def attempt(forwarded: str) -> int:
+                    headers = {
+                        "Authorization": "Bearer sk_" + "A" * 43,
+                        "X-Forwarded-For": f"{forwarded}, 127.0.0.1",
+                    }
+                    return (await client.get("/v1/workspace", headers=headers)).status_code
+
+                assert [await attempt("192.0.2.66") for _ in range(4)] == [401, 401, 401, 429]
+                assert await attempt("192.0.2.67") == 401  # another client, its own bucket
