@@ -142,9 +142,7 @@ class TestWidgetHotPath:
             async with httpx.AsyncClient(base_url=server.base_url) as client:
                 first = await client.get("/v1/widget/announcements", params=feed)
                 assert first.status_code == 200, first.text
-                assert [a["id"] for a in first.json()["announcements"]] == [
-                    seeded.announcement_id
-                ]
+                assert [a["id"] for a in first.json()["announcements"]] == [seeded.announcement_id]
                 etag = first.headers["etag"]
                 polled = await client.get(
                     "/v1/widget/announcements", params=feed, headers={"If-None-Match": etag}
