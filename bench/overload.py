@@ -85,6 +85,7 @@ class Batch:
     acknowledged: int = 0  # events of its 202 answer (accepted + duplicates)
     rejected: int = 0  # events its 202 answer rejected
     duplicates_after_503: int = 0  # events a 503'd attempt wrote, as the 202 of a resend says
+    acknowledged_attempt: int = 0  # which attempt got the 202 (> 1: after 503s)
 
     @property
     def state(self) -> str:
@@ -132,6 +133,7 @@ class WrkLog:
                 if status == 202:
                     batch.acknowledged = int(ok) + int(duplicates)
                     batch.rejected = int(rejected)
+                    batch.acknowledged_attempt = attempt
                     if attempt > 1:  # every attempt before it was answered 503
                         batch.duplicates_after_503 = int(duplicates)
                 batch.answers.append((attempt, status))
@@ -212,6 +214,9 @@ class PhaseResult:
             "rejected_events": rejected,
             "written_after_503": written_after_503,
             "duplicates_after_503": duplicates_after_503,
+            "acknowledged_after_503": sum(
+                b.acknowledged_attempt > 1 for b in self.log.batches.values()
+            ),
             "written_after_other_refusal": written_after_other,
             "in_flight_at_stop_written": unanswered_written,
             "stray_events": strays,
