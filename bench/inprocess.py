@@ -28,6 +28,7 @@ import orjson
 import seed
 import uvloop
 from run import RATE_LIMIT_OFF_THE_CHARTS, RATE_LIMIT_SETTINGS, USER_AGENT
+from starlette.types import Message
 
 Scope = dict[str, Any]
 
@@ -91,10 +92,10 @@ async def _measure(polls: list[Scope], feeds: list[Scope], passes: int) -> None:
     app = create_app(settings)
     statuses: dict[int, int] = {}
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
             statuses[message["status"]] = statuses.get(message["status"], 0) + 1
 

@@ -36,13 +36,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 import httpx
 import orjson
 import seed
 from load import Spread, WrkRun, ensure_wrk, lua_table, run_wrk
 from procs import CpuSample, Proc, Processes, memory_kb, wait_ready, worker_pids
+
+from app.engagement.counting import COUNTERS
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -182,6 +184,15 @@ def free_port() -> int:
 
 def ms(seconds: float) -> float:
     return seconds * 1000
+
+
+class DurabilityRow(TypedDict):
+    run: str
+    nonce: str
+    acknowledged: int
+    responses_202_x10: int
+    counted: int
+    ok: bool
 
 
 class Failure(Exception):
@@ -779,7 +790,9 @@ class Bench:
             self.pending_nonce = nonce
             return [key, users, nonce, announcements]
 
-        def run(label: str, connections: int, duration: float | None = None, record: bool = True):
+        def run(
+            label: str, connections: int, duration: float | None = None, record: bool = True
+        ) -> WrkRun:
             result = self.wrk(
                 label,
                 "tidings",
@@ -833,7 +846,7 @@ class Bench:
                 break
             previous = sum(counts)
             time.sleep(1.0)
-        rows = []
+        rows: list[DurabilityRow] = []
         for (nonce, run), counted in zip(self.nonces, counts, strict=True):
             rows.append(
                 {
@@ -876,11 +889,11 @@ class Bench:
         )
         sums = self.query(
             "SELECT "
-            + ", ".join(f"coalesce(sum({c}), 0)" for c in seed.COUNTERS)
+            + ", ".join(f"coalesce(sum({c}), 0)" for c in COUNTERS)
             + " FROM announcement_stats WHERE workspace_id = :w",
             w=w,
         )[0]
-        counters = dict(zip(seed.COUNTERS, (int(v) for v in sums), strict=True))
+        counters = dict(zip(COUNTERS, (int(v) for v in sums), strict=True))
         states = self.query(
             "SELECT count(first_impression_at), count(clicked_at), count(dismissed_at), "
             "coalesce(sum(CASE WHEN reaction = 'positive' THEN 1 ELSE 0 END), 0), "
@@ -1002,7 +1015,9 @@ class Bench:
         graded = args.database == "sqlite" and args.workers == 1
         rows: list[dict[str, Any]] = []
 
-        def add(name: str, tidings: str, floor: str, ratio: str, target: str, met: bool | None):
+        def add(
+            name: str, tidings: str, floor: str, ratio: str, target: str, met: bool | None
+        ) -> None:
             verdict = "" if met is None else ("ok" if met else "MISS")
             if not graded and met is not None:
                 verdict = f"({verdict})"
@@ -1011,7 +1026,9 @@ class Bench:
 
         figures: dict[str, Any] = {}
 
-        def versus(key: str, runs: dict[str, list[WrkRun]], metric: Callable[[WrkRun], float]):
+        def versus(
+            key: str, runs: dict[str, list[WrkRun]], metric: Callable[[WrkRun], float]
+        ) -> tuple[Spread, Spread, float]:
             """Tidings against the floor: median (range) of each, and the ratio of medians."""
             latency = key.startswith("feed_p")
             pick = answered if latency else list  # a run without answers has no latency

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import httpx
 import orjson
@@ -238,7 +238,9 @@ def user_attributes(rng: random.Random, index: int) -> dict[str, Any]:
     }
 
 
-def payload_hash(user: str, kind: str, announcement: str, at: datetime, value: Any, surface: Any):
+def payload_hash(
+    user: str, kind: str, announcement: str, at: datetime, value: str | None, surface: str | None
+) -> str:
     """As the app computes it: blake2b-128 of [visitor key, type, announcement, time, ...]."""
     content = orjson.dumps([user, kind, announcement, at.isoformat(), value, surface])
     return hashlib.blake2b(content, digest_size=16).hexdigest()
@@ -278,16 +280,25 @@ class Counters:
         return totals
 
 
+class HistoryEvent(TypedDict):
+    type: str
+    occurred_at: datetime
+    value: str | None
+    surface: str | None
+
+
 def _history(
     rng: random.Random, count: int, start: datetime, end: datetime, display: str
-) -> list[dict[str, Any]]:
+) -> list[HistoryEvent]:
     """``count`` events of one user on one announcement between start and end, in order."""
     span = (end - start).total_seconds()
-    events = []
+    events: list[HistoryEvent] = []
     for position in range(count):
         roll = rng.random()
         at = start + timedelta(seconds=rng.random() * span)
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # the widget sends ms
+        value: str | None
+        surface: str | None
         if position == 0 or roll < 0.85:
             kind, value = "impression", None
             surface = display if display != "feed" and rng.random() < 0.5 else "feed"
@@ -326,9 +337,18 @@ async def seed_database(
     from sqlalchemy import insert, text, update
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
+    from sqlmodel import col
 
     from app.kit.ids import new_id
-    from app.models import Announcement, AnnouncementStats, EndUser, Event, UserState, Workspace
+    from app.models import (
+        Announcement,
+        AnnouncementStats,
+        EndUser,
+        Event,
+        UserState,
+        Workspace,
+        tables,
+    )
 
     started = time.perf_counter()
     now = (now or datetime.now(UTC)).replace(microsecond=0)
@@ -351,7 +371,7 @@ async def seed_database(
         displays[content.ids[position]] = spec["display"]
     untargeted = content.seen_by_everyone
 
-    event_columns = [c.name for c in Event.__table__.columns]  # type: ignore[attr-defined]
+    event_columns = [c.name for c in tables.events.columns]
 
     async with engine.begin() as conn:
         if postgres:
@@ -364,13 +384,15 @@ async def seed_database(
         for announcement_id, at in published.items():
             await conn.execute(
                 update(Announcement)
-                .where(Announcement.workspace_id == ws, Announcement.id == announcement_id)
+                .where(
+                    col(Announcement.workspace_id) == ws, col(Announcement.id) == announcement_id
+                )
                 .values(published_at=at, created_at=at - timedelta(hours=2), updated_at=at)
             )
         # Content changed behind the app's back: bump the version its caches watch.
         await conn.execute(
             update(Workspace)
-            .where(Workspace.id == ws)
+            .where(col(Workspace.id) == ws)
             .values(content_version=Workspace.content_version + 1)
         )
 
@@ -384,7 +406,7 @@ async def seed_database(
                 key = user_key(index)
                 end_user_id = new_id("eu")
                 first_seen = now - timedelta(days=rng.uniform(31, 120))
-                plan: list[tuple[str, list[dict[str, Any]]]] = []
+                plan: list[tuple[str, list[HistoryEvent]]] = []
                 # A few of the everyday announcements: seen, sometimes clicked or dismissed.
                 for announcement_id in rng.sample(untargeted, rng.randrange(2, 10)):
                     start = max(published[announcement_id], first_seen)
@@ -406,6 +428,8 @@ async def seed_database(
                 for announcement_id, history in plan:
                     state = empty_state()
                     for event in history:
+                        # Counters duck-types StatsDelta (its add()), keeping every counter
+                        # of a row, zeros included, for the bulk insert.
                         apply_event(state, announcement_id, event, counters)  # type: ignore[arg-type]
                         at = event["occurred_at"]
                         last_seen = max(last_seen, at)
@@ -461,9 +485,10 @@ async def seed_database(
             writing = time.perf_counter()
             await conn.execute(insert(EndUser), users)
             await conn.execute(insert(UserState), states)
-            events.sort(key=lambda row: row["id"])  # append-only primary key: faster
+            events.sort(key=lambda row: cast(str, row["id"]))  # append-only primary key: faster
             if postgres:
                 raw = await conn.get_raw_connection()
+                assert raw.driver_connection is not None  # a live connection has its driver's
                 await raw.driver_connection.copy_records_to_table(
                     "events",
                     records=[tuple(row[name] for name in event_columns) for row in events],

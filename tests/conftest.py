@@ -31,10 +31,10 @@ def database_url(
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=database_url,
-        admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
-        log_format="text",  # type: ignore[arg-type]
+        admin_token=ADMIN_TOKEN,
+        log_format="text",
         # Tests read their own writes at once; the staleness bound has its own test.
         widget_cache_recheck_s=0,
     )

@@ -113,7 +113,7 @@ def flatmap_body(context: Any, body: Any) -> st.SearchStrategy[Any]:
 
 OPERATIONS = [
     (method.upper(), path)
-    for path, item in create_app(Settings(_env_file=None, database_url="sqlite+aiosqlite://"))  # type: ignore[call-arg]
+    for path, item in create_app(Settings(_env_file=None, database_url="sqlite+aiosqlite://"))
     .openapi()["paths"]
     .items()
     for method in item

@@ -4,15 +4,13 @@ Found by the API fuzzing: a NUL character (U+0000), which SQLite stores and Post
 refuses, made a 500 on PostgreSQL only.
 """
 
-from types import SimpleNamespace
-
 import httpx
 import pytest
 import sqlalchemy.exc
 
 from app.config import Settings
 from app.kit.database import is_database_unavailable
-from tests.conftest import Tenant
+from tests.fixtures.tenants import Tenant
 from tests.workspaces.test_auth import assert_problem
 
 
@@ -45,9 +43,17 @@ class TestNulCharacters:
             assert_problem(response, 422)
 
 
+class _DriverFault(Exception):
+    """What a driver raises: an exception with a SQLSTATE (asyncpg's carry one)."""
+
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
 def _driver_error(sqlstate: str | None, *, invalidated: bool = False) -> Exception:
     return sqlalchemy.exc.DBAPIError(
-        "SELECT 1", None, SimpleNamespace(sqlstate=sqlstate), connection_invalidated=invalidated
+        "SELECT 1", None, _DriverFault(sqlstate), connection_invalidated=invalidated
     )
 
 

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlmodel import col
 from typer.testing import CliRunner
 
 from app.cli import app
@@ -190,7 +191,9 @@ def _seed_stats(database_url: str, slug: str, impressions: int, clicks: int) -> 
             async with engine.begin() as connection:
                 session = AsyncSession(bind=connection)
                 announcement = (
-                    await session.execute(select(Announcement).where(Announcement.slug == slug))
+                    await session.execute(
+                        select(Announcement).where(col(Announcement.slug) == slug)
+                    )
                 ).scalar_one()
                 delta = StatsDelta()
                 now = datetime.now(UTC)
@@ -266,7 +269,7 @@ class TestDemo:
         assert count == len(SAMPLES)
 
         async def fetch(path: str) -> httpx.Response:
-            settings = Settings(_env_file=None, database_url=cli_database, demo_key=first)  # type: ignore[call-arg]
+            settings = Settings(_env_file=None, database_url=cli_database, demo_key=first)
             application = create_app(settings)
             async with application.router.lifespan_context(application):
                 transport = httpx.ASGITransport(app=application)

@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.main import create_app
 from app.models import metadata
-from tests.conftest import ADMIN_TOKEN, Tenant
+from tests.conftest import ADMIN_TOKEN
 from tests.fixtures.factories import create_announcement, create_key
+from tests.fixtures.tenants import Tenant
 from tests.workspaces.test_auth import assert_problem
 
 DOCUMENT: dict[str, Any] = create_app(
-    Settings(_env_file=None, database_url="sqlite+aiosqlite://")  # type: ignore[call-arg]
+    Settings(_env_file=None, database_url="sqlite+aiosqlite://")
 ).openapi()
 
 PUBLIC = {
@@ -115,7 +116,7 @@ BODY_ID_FIELDS = [
 ]
 
 
-def by_name(operations: list[Any]) -> Any:
+def by_name(operations: list[Operation]) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("op", operations, ids=str)
 
 

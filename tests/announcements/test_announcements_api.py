@@ -6,8 +6,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.workspaces.test_auth import assert_problem
 
 
@@ -264,7 +264,7 @@ class TestList:
         ],
     )
     async def test_bad_parameters_are_422(
-        self, client: httpx.AsyncClient, tenant: Tenant, params: dict[str, object], field: str
+        self, client: httpx.AsyncClient, tenant: Tenant, params: dict[str, str | int], field: str
     ) -> None:
         response = await client.get("/v1/announcements", params=params, headers=tenant.auth)
         assert field in field_names(assert_problem(response, 422))

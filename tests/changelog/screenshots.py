@@ -88,7 +88,7 @@ def take(output: Path) -> list[Path]:
 
 
 def _publish_samples(api: httpx.Client, auth: dict[str, str]) -> None:
-    samples = [
+    samples: list[dict[str, object]] = [
         {
             "title": "Exports keep leading zeros",
             "category": "fix",

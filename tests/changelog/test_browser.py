@@ -50,7 +50,7 @@ def slug(origin: str) -> str:
             headers=auth,
         )
         assert response.status_code == 200, response.text
-        samples = [
+        samples: list[dict[str, object]] = [
             {"title": "Exports keep leading zeros", "category": "fix", "body": "Ids like `007`."},
             {
                 "title": "Faster search",

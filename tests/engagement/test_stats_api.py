@@ -9,12 +9,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.engagement.counting import StatsDelta
 from app.engagement.repository import EngagementRepository
 from app.models import EndUser, Event, UserState
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 from tests.widget.test_feed_and_events import event
 from tests.workspaces.test_auth import assert_problem
@@ -332,7 +333,7 @@ class TestErasure:
         assert response.json()["deleted"] == {"events": 3, "states": 1, "end_users": 2}
 
         assert (await stats(client, tenant, a.id))["totals"] == before
-        remaining_users = (await session.execute(select(EndUser.anonymous_id))).scalars().all()
+        remaining_users = (await session.execute(select(col(EndUser.anonymous_id)))).scalars().all()
         assert remaining_users == ["someone-else"]
         assert (await session.execute(select(func.count()).select_from(Event))).scalar_one() == 1
         assert (

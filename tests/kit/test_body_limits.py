@@ -16,7 +16,7 @@ from starlette.types import Message
 from app.kit.bodies import MAX_BODY_BYTES
 from app.middleware import RequestMiddleware
 from app.models import Announcement, Event
-from tests.conftest import Tenant
+from tests.fixtures.tenants import Tenant
 from tests.workspaces.test_auth import assert_problem
 
 OVER = MAX_BODY_BYTES + 1

@@ -14,8 +14,9 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
-from tests.conftest import ADMIN_TOKEN, Tenant
+from tests.conftest import ADMIN_TOKEN
 from tests.fixtures.apps import NO_RATE_LIMITS, client_with
+from tests.fixtures.tenants import Tenant
 from tests.workspaces.test_auth import assert_problem
 
 EXTREME_DATETIMES = [

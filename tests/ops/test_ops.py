@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import Tenant
+from tests.fixtures.tenants import Tenant
 from tests.workspaces.test_auth import assert_problem
 
 
@@ -25,7 +25,7 @@ class TestProbes:
     async def test_readyz_and_api_fail_fast_when_database_is_down(self) -> None:
         # Port 1 on loopback: nothing listens, connections are refused at once.
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nothing",
         )
         app: FastAPI = create_app(settings)

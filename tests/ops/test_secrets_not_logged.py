@@ -15,8 +15,9 @@ import pytest
 from app.config import Settings
 from app.end_users.identity import user_hash
 from app.logs import configure_logging
-from tests.conftest import ADMIN_TOKEN, Tenant
+from tests.conftest import ADMIN_TOKEN
 from tests.fixtures.apps import client_with
+from tests.fixtures.tenants import Tenant
 
 VISITOR = "3d0f9a0e-3a7b-4c2e-9a55-1f0e8a7b6c5d"
 

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ingest.health import WriteHealth
 from app.widget.runtime import WidgetRuntime
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 from tests.widget.test_ingest import stored_events
 from tests.workspaces.test_auth import assert_problem
@@ -55,7 +55,7 @@ async def _run(session: AsyncSession, statements: list[str]) -> None:
 
 @asynccontextmanager
 async def writes_refused(session: AsyncSession) -> AsyncIterator[None]:
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     await _run(session, _REFUSE[dialect])
     allowed = False
 
@@ -140,7 +140,7 @@ class TestReadinessFollowsWrites:
         tenant: Tenant,
         caplog: pytest.LogCaptureFixture,
     ) -> None:
-        if session.bind.dialect.name != "sqlite":
+        if session.get_bind().dialect.name != "sqlite":
             pytest.skip("max_page_count is SQLite's")
         a = (await create_announcement(session, tenant.workspace_id, status="published")).id
         assert (await widget.events(_batch(a, 0))).status_code == 202

@@ -46,7 +46,7 @@ class TestTheChargedKeyIsTheAuthenticatedKey:
 
 
 class TestBuckets:
-    policy = RateLimitPolicy.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    policy = RateLimitPolicy.from_settings(Settings(_env_file=None))
 
     def test_widget_request(self) -> None:
         charges = self.policy.charges_for(scope(f"key={A}"), "203.0.113.9")
@@ -65,7 +65,7 @@ class TestBuckets:
         assert all(SECRET[3:13] not in bucket for bucket in buckets)
 
     def test_switched_off_limits_charge_nothing(self) -> None:
-        off = Settings(  # type: ignore[call-arg]
+        off = Settings(
             _env_file=None,
             rate_limit_widget_key_per_s=0,
             rate_limit_widget_ip_per_s=0,

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.conftest import Tenant
 from tests.fixtures.apps import NO_RATE_LIMITS, client_with, running_app
+from tests.fixtures.tenants import Tenant
 from tests.workspaces.test_auth import assert_problem
 
 FEED = "/v1/widget/announcements"

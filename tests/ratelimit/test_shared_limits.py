@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 from app.config import Settings
 from app.ratelimit.buckets import Charge, Limit, LocalRateLimiter
 from app.ratelimit.shared import RedisRateLimiter
-from tests.conftest import Tenant
 from tests.fixtures.apps import NO_RATE_LIMITS, client_with
 from tests.fixtures.redis_server import REDIS_URL, redis_prefix
+from tests.fixtures.tenants import Tenant
 
 __all__ = ["redis_prefix"]  # the fixture
 

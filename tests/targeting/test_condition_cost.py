@@ -21,7 +21,7 @@ from app.targeting.conditions import (
     ConditionError,
     compile_condition,
 )
-from tests.conftest import Tenant
+from tests.fixtures.tenants import Tenant
 from tests.targeting.test_attributes import _invalid_field
 
 ITEMS = MAX_ATTRIBUTE_ARRAY_ITEMS

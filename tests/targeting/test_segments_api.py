@@ -10,8 +10,8 @@ from app.accounts.audit import CLI_ACTOR
 from app.models import Segment
 from app.targeting.schemas import SegmentCreate
 from app.targeting.service import segment_service
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.workspaces.test_auth import assert_problem
 
 _counter = 0

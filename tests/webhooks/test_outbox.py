@@ -36,7 +36,7 @@ class TestTransactions:
         self, client: httpx.AsyncClient, session: AsyncSession, tenant: Tenant, receiver: Receiver
     ) -> None:
         await add_endpoint(client, tenant, receiver.url)
-        data = AnnouncementCreate(title="Never happened", status="published")  # type: ignore[arg-type]
+        data = AnnouncementCreate(title="Never happened", status="published")
         await announcement_service.create(session, tenant.workspace_id, data, actor=CLI_ACTOR)
         assert await count(session, WebhookMessage) == 1  # written, inside the transaction
         await session.rollback()
@@ -55,7 +55,7 @@ class TestTransactions:
             await add_endpoint(client, tenant, receiver.url)
         await app.state.webhooks.stop()  # as if the process died after its commit
         async with app.state.sessionmaker() as session:
-            data = AnnouncementCreate(title="Kept", status="published")  # type: ignore[arg-type]
+            data = AnnouncementCreate(title="Kept", status="published")
             await announcement_service.create(session, tenant.workspace_id, data, actor=CLI_ACTOR)
             await session.commit()
         await asyncio.sleep(0.3)

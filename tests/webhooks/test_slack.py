@@ -72,7 +72,7 @@ class TestSlackMessage:
         announced = await publish(client, tenant, body="")
         (received,) = await receiver.wait_for(1)
         blocks = received.json()["blocks"]
-        assert [block["type"] for block in blocks] == ["section", "actions"]  # type: ignore[attr-defined, index]
+        assert [block["type"] for block in blocks] == ["section", "actions"]  # type: ignore[attr-defined]
         button = blocks[1]["elements"][0]  # type: ignore[index]
         assert button["text"]["text"] == "Read more"
         assert button["url"].endswith(f"/changelog/{tenant.slug}/{announced['id']}")

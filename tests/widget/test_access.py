@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.end_users.identity import user_hash
 from app.main import create_app
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 from tests.widget.test_feed_and_events import event, ids
 from tests.workspaces.test_auth import assert_problem
@@ -31,7 +31,7 @@ async def set_workspace(
 
 
 def secrets_of(settings: dict[str, object]) -> list[str]:
-    return [s["secret"] for s in settings["identity_secrets"]]  # type: ignore[attr-defined, index]
+    return [s["secret"] for s in settings["identity_secrets"]]  # type: ignore[attr-defined]
 
 
 class TestKeys:
@@ -79,7 +79,7 @@ class TestKeys:
     async def test_overlong_parameters_are_422(
         self, widget: WidgetClient, params: dict[str, str]
     ) -> None:
-        assert_problem(await widget.feed(**params), 422)
+        assert_problem(await widget.feed(headers=None, **params), 422)
 
 
 class TestIdentify:

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ingest.writer import REUSED_ID
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 from tests.widget.test_ingest import incoming, ingestor_of, one_group, stored_events, submission
 

@@ -10,10 +10,11 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.models import EndUser, Event, UserState
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 from tests.workspaces.test_auth import assert_problem
 
@@ -412,7 +413,7 @@ class TestAnonymousMerge:
         users = (
             (
                 await session.execute(
-                    select(EndUser).where(EndUser.workspace_id == tenant.workspace_id)
+                    select(EndUser).where(col(EndUser.workspace_id) == tenant.workspace_id)
                 )
             )
             .scalars()
@@ -422,7 +423,11 @@ class TestAnonymousMerge:
         identified = next(u for u in users if u.user_id == "u9")
         assert anonymous.merged_into == identified.id
         states = (
-            (await session.execute(select(UserState).where(UserState.end_user_id == anonymous.id)))
+            (
+                await session.execute(
+                    select(UserState).where(col(UserState.end_user_id) == anonymous.id)
+                )
+            )
             .scalars()
             .all()
         )

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.config import Settings
 from app.end_users.visitors import Visitor
@@ -33,8 +34,8 @@ from app.kit.compiled import SqliteTimes
 from app.kit.db_types import UTCDateTime
 from app.models import AnnouncementStats, EndUser, Event, UserState
 from app.widget.runtime import WidgetRuntime
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 
 NOW = datetime.now(UTC).replace(microsecond=123456)
@@ -99,7 +100,7 @@ async def counters(session: AsyncSession, workspace_id: str) -> dict[str, int]:
     columns = [func.coalesce(func.sum(getattr(AnnouncementStats, name)), 0) for name in COUNTERS]
     row = (
         await session.execute(
-            select(*columns).where(AnnouncementStats.workspace_id == workspace_id)
+            select(*columns).where(col(AnnouncementStats.workspace_id) == workspace_id)
         )
     ).one()
     return dict(zip(COUNTERS, (int(value) for value in row), strict=True))
@@ -109,11 +110,17 @@ async def expected_counters(session: AsyncSession, workspace_id: str) -> dict[st
     """What the counters must say, from the raw events and the state rows."""
     kinds = Counter(
         (
-            await session.execute(select(Event.type).where(Event.workspace_id == workspace_id))
+            await session.execute(
+                select(col(Event.type)).where(col(Event.workspace_id) == workspace_id)
+            )
         ).scalars()
     )
     states = (
-        (await session.execute(select(UserState).where(UserState.workspace_id == workspace_id)))
+        (
+            await session.execute(
+                select(UserState).where(col(UserState.workspace_id) == workspace_id)
+            )
+        )
         .scalars()
         .all()
     )
@@ -132,7 +139,7 @@ async def expected_counters(session: AsyncSession, workspace_id: str) -> dict[st
 
 
 async def stored_events(session: AsyncSession, workspace_id: str) -> int:
-    query = select(func.count()).select_from(Event).where(Event.workspace_id == workspace_id)
+    query = select(func.count()).select_from(Event).where(col(Event.workspace_id) == workspace_id)
     return int((await session.execute(query)).scalar_one())
 
 
@@ -294,7 +301,7 @@ class TestOneGroup:
             row.bucket: row
             for row in (
                 await session.execute(
-                    select(AnnouncementStats).where(AnnouncementStats.announcement_id == a)
+                    select(AnnouncementStats).where(col(AnnouncementStats.announcement_id) == a)
                 )
             ).scalars()
         }

@@ -27,9 +27,9 @@ from app.config import Settings
 from app.errors import ServiceUnavailable
 from app.ingest.ingestor import EventIngestor
 from app.ingest.writer import IngestResult
-from tests.conftest import Tenant
 from tests.fixtures.apps import NO_RATE_LIMITS, client_for, running_app
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 from tests.widget.test_ingest import incoming, ingestor_of, stored_events, submission
 from tests.workspaces.test_auth import assert_problem

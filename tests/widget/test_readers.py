@@ -13,7 +13,7 @@ from app.config import Settings
 from app.end_users.visitors import Visitor
 from app.feed.readers import UserReader
 from app.models import EndUser
-from tests.conftest import Tenant
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 
 

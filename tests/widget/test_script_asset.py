@@ -19,7 +19,7 @@ async def script_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     path = tmp_path / "widget.js"
     path.write_bytes(SCRIPT)
     # No database access: the script is served from memory.
-    settings = Settings(_env_file=None, widget_path=str(path))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, widget_path=str(path))
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -54,7 +54,7 @@ class TestWidgetScript:
         assert again.status_code == 304 and again.content == b""
 
     async def test_missing_build_is_a_clear_503(self, tmp_path: Path) -> None:
-        settings = Settings(_env_file=None, widget_path=str(tmp_path / "absent.js"))  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, widget_path=str(tmp_path / "absent.js"))
         app = create_app(settings)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.models import Announcement
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_announcement
+from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 from tests.widget.test_ingest import counters, stored_events
 
@@ -53,7 +54,7 @@ async def _unseen(session: AsyncSession, workspace_id: str, why: str) -> str:
         # Expired a minute ago (an announcement cannot be created already expired).
         await session.execute(
             update(Announcement)
-            .where(Announcement.id == announcement.id)
+            .where(col(Announcement.id) == announcement.id)
             .values(expire_at=now - timedelta(minutes=1))
         )
         await session.commit()

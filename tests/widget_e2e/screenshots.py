@@ -7,6 +7,7 @@ Runs a Tidings of its own on a throwaway SQLite database, a host site on another
 and Debian's Chromium, as the browser tests do.
 """
 
+import functools
 import struct
 import sys
 import tempfile
@@ -202,7 +203,7 @@ def main() -> None:
             lambda theme, size: opened(page_for(feed, theme, size, trigger="#news")),
         )
         for display, workspace in surfaces.items():
-            shoot(display, lambda theme, size, w=workspace: page_for(w, theme, size))
+            shoot(display, functools.partial(page_for, workspace))
         shoot(
             "banner-push-bottom",
             lambda theme, size: page_for(surfaces["banner"], theme, size, banner="bottom push"),

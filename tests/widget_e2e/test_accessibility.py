@@ -4,14 +4,17 @@ headings say what things are, and the keyboard reaches everything."""
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.fixtures.axe import accessibility_problems
 from tests.widget_e2e.conftest import Embed
 from tests.widget_e2e.harness import IMAGE_URL, Workspace
 from tests.widget_e2e.test_auto_show import load_and_settle
 
-SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+SIZES: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
 CATEGORIES = ("new", "improvement", "fix", "announcement")
 
 

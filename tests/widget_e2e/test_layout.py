@@ -3,7 +3,7 @@ push mode without layout shifts, the phone's bottom sheet, the panel's footer.""
 
 import re
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import FloatRect, Page, Route, expect
 
 from tests.widget_e2e.conftest import BrowserLog, Embed
 from tests.widget_e2e.harness import Workspace
@@ -16,16 +16,16 @@ HEADER = (
 )
 
 
-def box(page: Page, selector: str) -> dict[str, float]:
+def box(page: Page, selector: str) -> FloatRect:
     found = page.locator(selector).first.bounding_box()
     assert found is not None, selector
     return found
 
 
-TRIGGER = {"attrs": ' data-trigger="#news"'}
+TRIGGER_ATTRS = ' data-trigger="#news"'
 
 
-def open_from_trigger(page: Page, url: str) -> tuple[dict[str, float], dict[str, float]]:
+def open_from_trigger(page: Page, url: str) -> tuple[FloatRect, FloatRect]:
     """Opens the feed from the host's #news button; the boxes of the button and the panel."""
     page.emulate_media(reduced_motion="reduce")
     page.goto(url)
@@ -68,7 +68,9 @@ class TestTrigger:
         self, page: Page, embed: Embed, workspace: Workspace
     ) -> None:
         workspace.announce("Dark mode")
-        trigger, panel = open_from_trigger(page, embed("/anchored", **TRIGGER, body=HEADER))
+        trigger, panel = open_from_trigger(
+            page, embed("/anchored", attrs=TRIGGER_ATTRS, body=HEADER)
+        )
         assert 0 < panel["y"] - (trigger["y"] + trigger["height"]) <= 12
         assert abs((panel["x"] + panel["width"]) - (trigger["x"] + trigger["width"])) <= 1
 
@@ -80,7 +82,7 @@ class TestTrigger:
             '<footer style="position:fixed;bottom:10px;left:30px">'
             '<button id="news" type="button">News</button></footer>'
         )
-        trigger, panel = open_from_trigger(page, embed("/above", **TRIGGER, body=footer))
+        trigger, panel = open_from_trigger(page, embed("/above", attrs=TRIGGER_ATTRS, body=footer))
         assert 0 < trigger["y"] - (panel["y"] + panel["height"]) <= 12
         assert panel["x"] >= 8  # kept inside the viewport
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiKey
-from tests.conftest import Tenant
 from tests.fixtures.factories import create_key
+from tests.fixtures.tenants import Tenant
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from app.errors import Unauthorized
 from app.workspaces.key_cache import PublishableKeyCache
-from tests.conftest import ADMIN_TOKEN, Tenant
+from tests.conftest import ADMIN_TOKEN
+from tests.fixtures.tenants import Tenant
 
 FEED = "/v1/widget/announcements"
 

@@ -3,7 +3,8 @@
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Tenant
+from tests.conftest import ADMIN_TOKEN
+from tests.fixtures.tenants import Tenant
 from tests.workspaces.test_auth import assert_problem
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
