@@ -8,11 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.tenants import Tenant
-from tests.workspaces.test_auth import assert_problem
-
-
-def field_names(body: dict[str, object]) -> list[str]:
-    return [error["field"] for error in body["errors"]]  # type: ignore[attr-defined]
+from tests.workspaces.test_auth import assert_problem, field_names
 
 
 def iso(moment: datetime) -> str:

@@ -12,16 +12,24 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Route, sync_playwright
+from playwright.sync_api import Route, ViewportSize, sync_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.demo.page import seed_demo
 from app.migrate import upgrade_database
-from tests.widget_e2e.harness import ADMIN_TOKEN, CHROMIUM, CHROMIUM_ARGS, running_tidings
+from tests.widget_e2e.harness import (
+    ADMIN_TOKEN,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCHEMES,
+    running_tidings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-SCHEMES = ("light", "dark")
+SIZES: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
 # Drawn here, so the screenshots need no network: served for https://images.test/ URLs.
 ILLUSTRATION = """<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="520"
 viewBox="0 0 1200 520">
@@ -121,8 +129,8 @@ def _photograph(origin: str, output: Path) -> list[Path]:
         for size, viewport in SIZES.items():
             for scheme in SCHEMES:
                 context = browser.new_context(
-                    viewport=viewport,  # type: ignore[arg-type]
-                    color_scheme=scheme,  # type: ignore[arg-type]
+                    viewport=viewport,
+                    color_scheme=scheme,
                     device_scale_factor=2 if size == "phone" else 1,
                     locale="en-US",
                 )

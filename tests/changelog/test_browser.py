@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from tests.fixtures.axe import accessibility_problems
 from tests.fixtures.databases import in_thread
@@ -17,10 +17,15 @@ from tests.widget_e2e.harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PNG_1PX,
+    SCHEMES,
+    ColorScheme,
     running_tidings,
 )
 
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+VIEWPORTS: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +89,13 @@ def open_page(
     browser: Browser,
     url: str,
     *,
-    scheme: str = "light",
+    scheme: ColorScheme = "light",
     size: str = "desktop",
     scripts: bool = True,
 ) -> Page:
     context = browser.new_context(
-        viewport=VIEWPORTS[size],  # type: ignore[arg-type]
-        color_scheme=scheme,  # type: ignore[arg-type]
+        viewport=VIEWPORTS[size],
+        color_scheme=scheme,
         java_script_enabled=scripts,
         locale="en-US",
     )
@@ -106,10 +111,10 @@ def open_page(
 
 
 @pytest.mark.parametrize("size", VIEWPORTS)
-@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("scheme", SCHEMES)
 class TestAccessible:
     def test_the_page_has_no_serious_finding(
-        self, browser: Browser, origin: str, slug: str, scheme: str, size: str
+        self, browser: Browser, origin: str, slug: str, scheme: ColorScheme, size: str
     ) -> None:
         page = open_page(browser, f"{origin}/changelog/{slug}", scheme=scheme, size=size)
         try:
@@ -127,7 +132,7 @@ class TestAccessible:
             page.context.close()
 
     def test_a_permalink_has_no_serious_finding(
-        self, browser: Browser, origin: str, slug: str, scheme: str, size: str
+        self, browser: Browser, origin: str, slug: str, scheme: ColorScheme, size: str
     ) -> None:
         page = open_page(
             browser, f"{origin}/changelog/{slug}/dark-mode-is-here", scheme=scheme, size=size

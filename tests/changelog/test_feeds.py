@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import feedparser
 import httpx
@@ -17,7 +18,9 @@ KINDS = {
 }
 
 
-async def two_updates(client: httpx.AsyncClient, tenant: Tenant) -> tuple[dict, dict]:  # type: ignore[type-arg]
+async def two_updates(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> tuple[dict[str, Any], dict[str, Any]]:
     first = await publish(client, tenant, title="First <update>", category="fix", body="Fixed *it*")
     second = await publish(
         client,

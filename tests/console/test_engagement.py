@@ -16,7 +16,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tests.console.conftest import Site, Team, sign_in
 from tests.fixtures.axe import accessibility_problems
 from tests.widget_e2e.conftest import BrowserLog
-from tests.widget_e2e.harness import HostSite, host_page, wait_until
+from tests.widget_e2e.harness import SCHEMES, HostSite, host_page, wait_until
 
 ZONE = "Asia/Tokyo"
 FIGURES = (
@@ -316,9 +316,6 @@ class TestWorkspaceOverview:
 
         titles.first.click()
         expect(page.get_by_role("heading", name="Engagement of Quiet one")).to_be_visible()
-
-
-SCHEMES = ("light", "dark")
 
 
 class TestAccessibility:

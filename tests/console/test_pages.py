@@ -1,15 +1,16 @@
 """Every console page in Chromium: accessible (axe, light and dark), under its strict CSP,
 and closed to members of other workspaces. `/docs` works without the internet."""
 
+from collections.abc import Callable
+
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from app.accounts.schemas import Role
 from tests.console.conftest import Site, Team, sign_in
 from tests.fixtures.axe import accessibility_problems
 from tests.widget_e2e.conftest import BrowserLog
-
-SCHEMES = ("light", "dark")
+from tests.widget_e2e.harness import SCHEMES, ColorScheme
 
 
 def _check(page: Page, log: BrowserLog, what: str) -> None:
@@ -24,9 +25,9 @@ def _check(page: Page, log: BrowserLog, what: str) -> None:
 class TestAccessibility:
     @pytest.mark.parametrize("scheme", SCHEMES)
     def test_signed_out_pages(
-        self, page: Page, console_origin: str, log: BrowserLog, scheme: str
+        self, page: Page, console_origin: str, log: BrowserLog, scheme: ColorScheme
     ) -> None:
-        page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+        page.emulate_media(color_scheme=scheme)
         page.goto(f"{console_origin}/console/sign-in")
         _check(page, log, "sign-in")
         page.get_by_label("Email").fill("nobody@example.com")
@@ -37,11 +38,11 @@ class TestAccessibility:
 
     @pytest.mark.parametrize("scheme", SCHEMES)
     def test_signed_in_pages(
-        self, page: Page, console_origin: str, site: Site, log: BrowserLog, scheme: str
+        self, page: Page, console_origin: str, site: Site, log: BrowserLog, scheme: ColorScheme
     ) -> None:
         site.workspace.announce("Dark mode is here", category="new", pinned=True)
         site.workspace.announce("Spring pricing", status="draft")
-        page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+        page.emulate_media(color_scheme=scheme)
         sign_in(page, console_origin, site.owner)
         expect(page.get_by_role("link", name="Dark mode is here")).to_be_visible()
         _check(page, log, "announcements")
@@ -72,8 +73,10 @@ class TestAccessibility:
         expect(page.get_by_role("heading", name="Not found")).to_be_visible()
         _check(page, log, "not found")
 
-    def test_usable_at_390_px(self, new_context: object, console_origin: str, site: Site) -> None:
-        phone = new_context(viewport={"width": 390, "height": 844})  # type: ignore[operator]
+    def test_usable_at_390_px(
+        self, new_context: Callable[..., BrowserContext], console_origin: str, site: Site
+    ) -> None:
+        phone = new_context(viewport={"width": 390, "height": 844})
         page = phone.new_page()
         site.workspace.announce("A fairly long announcement title for a small screen")
         sign_in(page, console_origin, site.editor)

@@ -1,16 +1,19 @@
 """Signing in and out of the console in Chromium: cookies, wrong credentials, one-time
 passwords, sign-out (here and everywhere), and CSRF refusals."""
 
+from collections.abc import Callable
+
 import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
 from app.accounts.schemas import Role
 from tests.console.conftest import Site, Team, random_password, sign_in
 from tests.widget_e2e.conftest import BrowserLog
+from tests.widget_e2e.harness import Workspace
 
 
-def workspace_name(team: Team, workspace: object) -> str:
-    auth = {"Authorization": f"Bearer {workspace.secret_key}"}  # type: ignore[attr-defined]
+def workspace_name(team: Team, workspace: Workspace) -> str:
+    auth = {"Authorization": f"Bearer {workspace.secret_key}"}
     name: str = team.api.get("/v1/workspace", headers=auth).json()["name"]
     return name
 
@@ -109,10 +112,10 @@ class TestSignOut:
         assert answer.status_code == 303 and "/console/sign-in" in answer.headers["location"]
 
     def test_sign_out_everywhere_ends_every_device(
-        self, new_context: object, console_origin: str, site: Site
+        self, new_context: Callable[..., BrowserContext], console_origin: str, site: Site
     ) -> None:
         make = new_context
-        laptop, phone = make().new_page(), make().new_page()  # type: ignore[operator]
+        laptop, phone = make().new_page(), make().new_page()
         sign_in(laptop, console_origin, site.owner)
         sign_in(phone, console_origin, site.owner)
         phone.get_by_text(site.owner.email).click()

@@ -87,7 +87,9 @@ def _event(announcement_id: str, event_id: str) -> dict[str, str]:
     }
 
 
-def _slow_batch(announcement_id: str, ids: list[str], pieces: int, pause_s: float) -> object:
+def _slow_batch(
+    announcement_id: str, ids: list[str], pieces: int, pause_s: float
+) -> AsyncIterator[bytes]:
     events = [_event(announcement_id, event_id) for event_id in ids]
     body = orjson.dumps({"anonymous_id": VISITOR, "events": events})
     size = len(body) // pieces + 1
@@ -166,7 +168,7 @@ class TestWidgetHotPath:
                 chunked = await client.post(
                     "/v1/widget/events",
                     params={"key": seeded.publishable_key},
-                    content=_slow_batch(seeded.announcement_id, ids[2:], 3, 0.05),  # type: ignore[arg-type]
+                    content=_slow_batch(seeded.announcement_id, ids[2:], 3, 0.05),
                     headers={"Content-Type": "text/plain"},
                 )
                 assert chunked.status_code == 202, chunked.text
@@ -203,7 +205,7 @@ class TestGracefulShutdown:
                         slow_client.post(
                             "/v1/widget/events",
                             params={"key": seeded.publishable_key},
-                            content=_slow_batch(seeded.announcement_id, slow_ids, 20, 0.15),  # type: ignore[arg-type]
+                            content=_slow_batch(seeded.announcement_id, slow_ids, 20, 0.15),
                             headers={"Content-Type": "text/plain"},
                         )
                     )

@@ -25,7 +25,9 @@ def log_output(request: pytest.FixtureRequest) -> Iterator[tuple[str, io.StringI
     configure_logging("INFO", request.param)
     client_log.setLevel(logging.WARNING)
     buffer = io.StringIO()
-    root.handlers[0].setStream(buffer)  # type: ignore[attr-defined]
+    handler = root.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)  # configure_logging's, to stderr
+    handler.setStream(buffer)
     try:
         yield request.param, buffer
     finally:

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.targeting.rollout import hash_v2
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.tenants import Tenant
-from tests.targeting.test_segments_api import create_segment, field_names
-from tests.workspaces.test_auth import assert_problem
+from tests.targeting.test_segments_api import create_segment
+from tests.workspaces.test_auth import assert_problem, field_names
 
 
 async def preview(

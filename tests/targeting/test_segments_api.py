@@ -12,7 +12,7 @@ from app.targeting.schemas import SegmentCreate
 from app.targeting.service import segment_service
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.tenants import Tenant
-from tests.workspaces.test_auth import assert_problem
+from tests.workspaces.test_auth import assert_problem, field_names
 
 _counter = 0
 
@@ -27,10 +27,6 @@ async def create_segment(session: AsyncSession, workspace_id: str, **overrides: 
     )
     await session.commit()
     return segment
-
-
-def field_names(body: dict[str, object]) -> list[str]:
-    return [error["field"] for error in body["errors"]]  # type: ignore[attr-defined]
 
 
 async def walk_pages(client: httpx.AsyncClient, tenant: Tenant, limit: int) -> list[str]:

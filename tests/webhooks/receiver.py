@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import orjson
 from standardwebhooks.webhooks import Webhook
@@ -35,6 +36,14 @@ class Close:
 Behaviour = Answer | Hang | Close
 
 
+class WebhookEvent(TypedDict):
+    """A Standard Webhooks delivery's body (app/webhooks/events.py), not a Slack message."""
+
+    type: str
+    timestamp: str
+    data: dict[str, object]
+
+
 @dataclass
 class Received:
     headers: dict[str, str]
@@ -48,6 +57,10 @@ class Received:
 
     def json(self) -> dict[str, object]:
         loaded: dict[str, object] = orjson.loads(self.body)
+        return loaded
+
+    def event(self) -> WebhookEvent:
+        loaded: WebhookEvent = orjson.loads(self.body)
         return loaded
 
 

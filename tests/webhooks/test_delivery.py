@@ -10,7 +10,15 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.fixtures.tenants import Tenant
 from tests.webhooks.conftest import add_endpoint, publish, wait_for_delivery
-from tests.webhooks.receiver import Answer, Close, Hang, Receiver, running_receiver, verified
+from tests.webhooks.receiver import (
+    Answer,
+    Behaviour,
+    Close,
+    Hang,
+    Receiver,
+    running_receiver,
+    verified,
+)
 
 
 class TestSignedArrival:
@@ -97,7 +105,7 @@ class TestSignedArrival:
             "announcement.published",
             "announcement.updated",
         ]
-        assert received[1].json()["data"]["title"] == "Fixed typo"  # type: ignore[index]
+        assert received[1].event()["data"]["title"] == "Fixed typo"
 
 
 class TestRetries:
@@ -131,9 +139,9 @@ class TestRetries:
         ids=["hangs", "answers-after-20s", "closes"],
     )
     async def test_misbehaving_receiver_is_a_recorded_failure_and_a_retry(
-        self, client: httpx.AsyncClient, tenant: Tenant, behaviour: object, error: str
+        self, client: httpx.AsyncClient, tenant: Tenant, behaviour: Behaviour, error: str
     ) -> None:
-        async with running_receiver(behaviour) as receiver:  # type: ignore[arg-type]
+        async with running_receiver(behaviour) as receiver:
             endpoint = await add_endpoint(client, tenant, receiver.url)
             started = time.monotonic()
             await publish(client, tenant)

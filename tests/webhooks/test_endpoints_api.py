@@ -13,13 +13,9 @@ from tests.fixtures.apps import client_with
 from tests.fixtures.tenants import Tenant
 from tests.webhooks.conftest import add_endpoint, publish
 from tests.webhooks.receiver import Receiver
-from tests.workspaces.test_auth import assert_problem
+from tests.workspaces.test_auth import assert_problem, field_names
 
 PUBLIC_URL = "https://93.184.215.14/hooks"  # a public address literal: no DNS in tests
-
-
-def fields_of(body: dict[str, object]) -> list[str]:
-    return [error["field"] for error in body["errors"]]  # type: ignore[attr-defined]
 
 
 class TestLifecycle:
@@ -145,7 +141,7 @@ class TestBadInput:
     ) -> None:
         response = await client.post("/v1/webhooks", json={"url": url}, headers=tenant.auth)
         body = assert_problem(response, 422)
-        assert fields_of(body) == ["url"]
+        assert field_names(body) == ["url"]
         assert message in str(body["errors"])
 
     @pytest.mark.parametrize(
@@ -167,7 +163,7 @@ class TestBadInput:
             "/v1/webhooks", json={"url": PUBLIC_URL, **payload}, headers=tenant.auth
         )
         body = assert_problem(response, 422)
-        assert fields_of(body) == [field]
+        assert field_names(body) == [field]
 
     async def test_unknown_event_type_names_the_allowed_ones(
         self, client: httpx.AsyncClient, tenant: Tenant
@@ -177,7 +173,7 @@ class TestBadInput:
             json={"url": PUBLIC_URL, "event_types": ["announcement.deleted"]},
             headers=tenant.auth,
         )
-        assert "announcement.expired" in assert_problem(response, 422)["detail"]  # type: ignore[operator]
+        assert "announcement.expired" in assert_problem(response, 422)["detail"]
 
     async def test_kind_cannot_change_and_null_is_refused(
         self, client: httpx.AsyncClient, tenant: Tenant
@@ -187,7 +183,7 @@ class TestBadInput:
             response = await client.patch(
                 f"/v1/webhooks/{created['id']}", json=payload, headers=tenant.auth
             )
-            assert fields_of(assert_problem(response, 422)) == [field]
+            assert field_names(assert_problem(response, 422)) == [field]
 
     async def test_http_is_refused_in_production(self, settings: Settings, tenant: Tenant) -> None:
         async with client_with(
@@ -231,4 +227,4 @@ class TestBadInput:
             ({"cursor": "garbage"}, "cursor"),
         ):
             response = await client.get(path, params=params, headers=tenant.auth)
-            assert fields_of(assert_problem(response, 422)) == [field]
+            assert field_names(assert_problem(response, 422)) == [field]

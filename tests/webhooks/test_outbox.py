@@ -45,7 +45,7 @@ class TestTransactions:
         (received,) = await receiver.wait_for(1)
         await asyncio.sleep(0.3)  # the worker polls every 50 ms: time to send a stray one
         assert len(receiver.requests) == 1
-        assert received.json()["data"]["id"] == announced["id"]  # type: ignore[index]
+        assert received.event()["data"]["id"] == announced["id"]
         assert await count(session, WebhookMessage) == 1
 
     async def test_a_message_committed_while_no_worker_runs_is_sent_by_the_next(
@@ -63,7 +63,7 @@ class TestTransactions:
 
         async with running_app(settings):
             (received,) = await receiver.wait_for(1)
-        assert received.json()["data"]["title"] == "Kept"  # type: ignore[index]
+        assert received.event()["data"]["title"] == "Kept"
 
 
 class TestReplicas:
@@ -120,13 +120,13 @@ class TestTimeDrivenEvents:
             )
             received = await receiver.wait_for(3, timeout_s=10)
             await asyncio.sleep(0.6)  # several scans later
-        events = [(r.json()["type"], r.json()["data"]["state"]) for r in receiver.requests]  # type: ignore[index]
+        events = [(r.event()["type"], r.event()["data"]["state"]) for r in receiver.requests]
         assert events == [
             ("announcement.published", "scheduled"),
             ("announcement.scheduled", "live"),
             ("announcement.expired", "expired"),
         ]
-        assert all(r.json()["data"]["id"] == announced["id"] for r in received)  # type: ignore[index]
+        assert all(r.event()["data"]["id"] == announced["id"] for r in received)
         # Told when the time came: not before, and within a few scans after.
         assert 0 <= receiver.requests[1].wall - publish_at.timestamp() < 1.5
         assert 0 <= receiver.requests[2].wall - expire_at.timestamp() < 1.5

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.config import Settings
 from app.end_users.visitors import Visitor
@@ -48,7 +49,7 @@ class TestReadsAroundACommit:
         else:
             await session.execute(
                 update(EndUser)
-                .where(EndUser.id == before.end_user_id)  # type: ignore[arg-type]
+                .where(col(EndUser.id) == before.end_user_id)
                 .values(state_version=EndUser.state_version + 1)
             )
             await session.commit()

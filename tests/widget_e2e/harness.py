@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from playwright.sync_api import Page as BrowserPage
@@ -40,6 +40,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+# The colour schemes the browser tests look at, as Playwright names them.
+ColorScheme = Literal["light", "dark"]
+SCHEMES: tuple[ColorScheme, ...] = ("light", "dark")
 # Images the tests announce: served by Playwright's router, so no request leaves the machine.
 IMAGE_URL = "https://images.test/dark.png"
 PNG_1PX = base64.b64decode(

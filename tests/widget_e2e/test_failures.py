@@ -1,6 +1,7 @@
 """When the feed cannot load: a click still answers, nothing opens by itself later, the
 widget recovers within one poll interval, and a wrong origin is explained once."""
 
+import httpx
 from playwright.sync_api import Page, Route, expect
 
 from tests.widget_e2e.conftest import BrowserLog, Embed
@@ -76,9 +77,9 @@ class TestServerDown:
 
 class TestWrongOrigin:
     def test_one_console_warning_names_allowed_origins_and_the_origin(
-        self, page: Page, embed: Embed, api: object, host_site: HostSite, log: BrowserLog
+        self, page: Page, embed: Embed, api: httpx.Client, host_site: HostSite, log: BrowserLog
     ) -> None:
-        elsewhere = create_workspace(api, ["https://app.example.com"])  # type: ignore[arg-type]
+        elsewhere = create_workspace(api, ["https://app.example.com"])
         elsewhere.announce("Dark mode")
         page.clock.install()
         page.goto(embed("/foreign", key=elsewhere.publishable_key))

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from tests.widget_e2e.conftest import BrowserLog, Embed
@@ -138,22 +139,22 @@ class TestServerDown:
 
 
 class TestBundle:
-    def test_served_script_is_the_built_one_and_within_budget(self, api: object) -> None:
+    def test_served_script_is_the_built_one_and_within_budget(self, api: httpx.Client) -> None:
         built = (ROOT / "widget" / "dist" / "widget.js").read_bytes()
         assert len(gzip.compress(built, compresslevel=9)) <= 6144
-        served = api.get("/widget.js")  # type: ignore[attr-defined]
+        served = api.get("/widget.js")
         assert served.status_code == 200
         assert served.content == built
         assert "javascript" in served.headers["content-type"]
 
-    def test_the_ui_chunk_is_served_at_the_hash_the_loader_names(self, api: object) -> None:
+    def test_the_ui_chunk_is_served_at_the_hash_the_loader_names(self, api: httpx.Client) -> None:
         dist = ROOT / "widget" / "dist"
         chunk = (dist / "widget-ui.js").read_bytes()
         version = hashlib.sha256(chunk).hexdigest()[:12]
         assert f"/widget/{version}.js".encode() in (dist / "widget.js").read_bytes()
-        served = api.get(f"/widget/{version}.js")  # type: ignore[attr-defined]
+        served = api.get(f"/widget/{version}.js")
         assert served.status_code == 200
         assert served.content == chunk
         assert served.headers["access-control-allow-origin"] == "*"  # imported as a module
         assert "immutable" in served.headers["cache-control"]
-        assert api.get("/widget/0123456789ab.js").status_code == 404  # type: ignore[attr-defined]
+        assert api.get("/widget/0123456789ab.js").status_code == 404

@@ -1,6 +1,7 @@
 """How each kind of caller is recognised, and refused."""
 
 import hashlib
+from typing import NotRequired, TypedDict
 
 import httpx
 import pytest
@@ -12,13 +13,37 @@ from tests.fixtures.factories import create_key
 from tests.fixtures.tenants import Tenant
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+class FieldError(TypedDict):
+    field: str
+    message: str
+    type: str
+
+
+class Problem(TypedDict):
+    """An error's body as app/errors.py's ``Problem`` documents it."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: NotRequired[list[FieldError] | None]
+    request_id: NotRequired[str | None]
+
+
+def assert_problem(response: httpx.Response, status: int) -> Problem:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
+    body: Problem = response.json()
     assert body["status"] == status
     assert body["title"] and body["detail"]
-    return dict(body)
+    return body
+
+
+def field_names(problem: Problem) -> list[str]:
+    """The fields a 422 names, in its order."""
+    errors = problem.get("errors")
+    assert errors is not None, problem
+    return [error["field"] for error in errors]
 
 
 class TestSecretKey:
