@@ -111,12 +111,12 @@ def _view(
     parse_attributes: bool | None = None,
 ) -> UserView:
     states = {
-        announcement_id: StateView(
-            seen=first_seen_at is not None,
-            dismissed=dismissed_at is not None,
-            clicked=clicked_at is not None,
-            reaction=reaction,
-            auto_shown_at=_sqlite_time(auto_shown_at) if parse else auto_shown_at,
+        announcement_id: StateView(  # seen, dismissed, clicked, reaction, auto_shown_at
+            first_seen_at is not None,
+            dismissed_at is not None,
+            clicked_at is not None,
+            reaction,
+            _sqlite_time(auto_shown_at) if parse else auto_shown_at,
         )
         for (
             announcement_id,

@@ -8,7 +8,6 @@ against the workspace's ``content_version`` (app/kit/snapshots.py).
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -40,7 +39,8 @@ class WorkspaceSnapshot:
     poll_after_s: int
     # Sorted as the feed shows them: pinned, then priority, then newest.
     announcements: tuple[CachedAnnouncement, ...]
-    # Each announcement in each of its locales (``None``: its default text), rendered once.
+    # Each announcement in each of its locales (``None``: its default text), rendered once
+    # when the snapshot is made; read-only from then on (a Mapping: never written to).
     rendered: Mapping[tuple[str, str | None], RenderedItem] = field(init=False)
     # Which announcements are live changes only at their publish_at and expire_at instants.
     _schedule: LiveSchedule[CachedAnnouncement] = field(init=False)
@@ -51,7 +51,7 @@ class WorkspaceSnapshot:
             for announcement in self.announcements
             for locale in (None, *announcement.locales)
         }
-        object.__setattr__(self, "rendered", MappingProxyType(rendered))
+        object.__setattr__(self, "rendered", rendered)
         object.__setattr__(self, "_schedule", LiveSchedule(self.announcements))
 
     def live_epoch(self, now: datetime) -> int:
