@@ -91,11 +91,14 @@ _WITH_STATES_BY_USER_ID = _profile_with_states_query("user_id")
 _WITH_STATES_BY_ANONYMOUS_ID = _profile_with_states_query("anonymous_id")
 
 
-def _with_states_lookup(visitor: Visitor) -> tuple[Select[Any], str | None]:
+def _lookup(
+    visitor: Visitor, by_user_id: Select[Any], by_anonymous_id: Select[Any]
+) -> tuple[Select[Any], str | None]:
+    """The read that finds the visitor's row (by user id, or else by anonymous id), and its key."""
     user_id, anonymous_id = visitor.lookup
     if user_id is not None:
-        return _WITH_STATES_BY_USER_ID, user_id
-    return _WITH_STATES_BY_ANONYMOUS_ID, anonymous_id
+        return by_user_id, user_id
+    return by_anonymous_id, anonymous_id
 
 
 _STATES = select(*_STATE_COLUMNS).where(
@@ -164,7 +167,7 @@ class EngineUserReader:
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
         # Over the network a round trip costs more than a user's few state rows: one query.
-        statement, key = _with_states_lookup(visitor)
+        statement, key = _lookup(visitor, _WITH_STATES_BY_USER_ID, _WITH_STATES_BY_ANONYMOUS_ID)
         async with self.engine.connect() as connection:
             result = await connection.execute(statement, {"workspace_id": workspace_id, "key": key})
             rows = result.all()
@@ -207,7 +210,7 @@ class PostgresUserReader:
             self._sql[id(statement)] = str(compiled)
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
-        statement, key = _with_states_lookup(visitor)
+        statement, key = _lookup(visitor, _WITH_STATES_BY_USER_ID, _WITH_STATES_BY_ANONYMOUS_ID)
         pool = self._pool or await self._start()
         try:
             async with pool.acquire(timeout=self._settings.db_pool_timeout_s) as connection:
@@ -283,10 +286,7 @@ class SqliteUserReader:
             self._sql[id(statement)] = str(compiled)
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
-        user_id, anonymous_id = visitor.lookup
-        statement, key = (
-            (_BY_USER_ID, user_id) if user_id is not None else (_BY_ANONYMOUS_ID, anonymous_id)
-        )
+        statement, key = _lookup(visitor, _BY_USER_ID, _BY_ANONYMOUS_ID)
         cursor = self._snapshot().execute(self._sql[id(statement)], (workspace_id, key))
         row = cursor.fetchone()
         return None if row is None else UserProfile(*row)
