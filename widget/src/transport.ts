@@ -51,14 +51,17 @@ export const createPoller = (config: Config, options: PollerOptions): Poller => 
     if (!isStopped && !document.hidden) timer = setTimeout(refresh, ms);
   };
 
-  // A fetch that fails while the server answers a no-cors probe was refused by CORS: the
-  // page's origin is not allowed. Say so once, in words the developer can act on.
+  // A fetch that fails while the server answers a no-cors probe, and fails again right
+  // after it (not a server that just came back), was refused by CORS: the page's origin is
+  // not allowed. Say so once, in words the developer can act on.
   const explainRefusal = () =>
     hasWarned ||
-    fetch(options.feedUrl(), { mode: 'no-cors' }).then(() => {
-      if (!hasWarned) console.warn(`Tidings: ${location.origin} is not in the workspace's allowed_origins`);
-      hasWarned = true;
-    }, () => {});
+    fetch(options.feedUrl(), { mode: 'no-cors' })
+      .then(() => fetch(options.feedUrl()).then(() => {}, () => {
+        if (!hasWarned) console.warn(`Tidings: ${location.origin} is not in the workspace's allowed_origins`);
+        hasWarned = true;
+      }))
+      .catch(() => {});
 
   const refresh = async (identify?: boolean): Promise<void> => {
     const mine = ++sequence;
