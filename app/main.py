@@ -32,7 +32,12 @@ from app.webhooks.worker import DeliveryWorker
 from app.widget.asset_endpoints import router as widget_asset_router
 from app.widget.assets import find_widget_file, load_widget_asset
 from app.widget.endpoints import router as widget_router
-from app.widget.hot_path import WIDGET_HOT_ROUTES, HotRoutes, document_hot_routes
+from app.widget.hot_path import (
+    WIDGET_HOT_ROUTES,
+    HotRoutes,
+    document_hot_routes,
+    shed_events_when_busy,
+)
 from app.widget.runtime import start_runtime
 from app.workspaces.endpoints import router as workspaces_router
 from app.workspaces.key_cache import PublishableKeyCache
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.publishable_keys = PublishableKeyCache(ttl_s=settings.widget_cache_recheck_s)
         app.state.widget = start_runtime(settings, engine, app.state.sessionmaker)
+        stop_shedding = shed_events_when_busy(app.state.widget)
         app.state.webhooks = DeliveryWorker(settings, app.state.sessionmaker)
         app.state.webhooks.start()
         app.state.changelog = ChangelogRuntime(
@@ -100,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Queued events are written before the engine goes: a 202 is never lost.
             await app.state.webhooks.stop()
             await app.state.publishable_keys.aclose()
+            stop_shedding()
             await app.state.widget.stop()
             await app.state.changelog.stop()
             await engine.dispose()

@@ -11,8 +11,11 @@
    finishes closing a broken connection before it lets go: only a deadline on the whole
    bounds what a client waits when the database is partitioned away. The late work is not
    cancelled (cancelling mid-commit helps nobody); it ends on its own timeouts, and
-   whatever it answers then is dropped. Time spent receiving the body is not counted: a
-   slow upload is the client's delay, not the server's.
+   whatever it answers then is dropped. Work that writes agrees with the 503: the event
+   writer rolls back what the deadline has answered, and holds the deadline of what it is
+   committing (app/kit/deadlines.py), which is then answered by the commit's result.
+   Time spent receiving the body is not counted: a slow upload is the client's delay,
+   not the server's.
 4. **Body limit**: a declared ``Content-Length`` over the limit is refused before the
    application runs. Any other body (chunked, or with a ``Content-Length`` that lies) is
    counted as it is read: the read that crosses the limit fails, and whatever the
@@ -35,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import ServiceUnavailable, problem_response
 from app.kit.bodies import MAX_BODY_BYTES
+from app.kit.deadlines import Deadline
 from app.kit.limits import BodyTooLarge, body_too_large, declared_length
 from app.logs import request_id_var
 from app.ratelimit.policy import RateLimits
@@ -95,7 +99,7 @@ class RequestMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            _count(scope["method"], route, exchange.status, elapsed)
+            count_request(scope["method"], route, exchange.status, elapsed)
             if access_logger.isEnabledFor(logging.INFO):
                 _log_access(scope, route, exchange.status, elapsed)
             request_id_var.reset(token)
@@ -172,12 +176,13 @@ class RequestMiddleware:
 _EXCHANGE = "tidings.exchange"
 
 
-def deadline_of(scope: Scope) -> float | None:
-    """When (``time.monotonic()``) the deadline answers this request 503, if it has one.
+def deadline_of(scope: Scope) -> Deadline | None:
+    """When the deadline answers this request 503, if it has one (app/kit/deadlines.py).
 
     Exact once the body is read (the clock stops while it arrives). Work that must not
     outlive its request's answer checks it: the event writer drops a batch it could not
-    write in time rather than write what was answered 503 (app/ingest/ingestor.py).
+    write in time rather than write what was answered 503, and holds the deadline while
+    it commits (app/ingest/ingestor.py).
     """
     exchange: _Exchange | None = scope.get(_EXCHANGE)
     return None if exchange is None else exchange.deadline
@@ -215,7 +220,7 @@ class _Exchange:
         self.raw_receive = receive
         self.raw_send = send
         self.request_id = request_id
-        self.deadline = deadline
+        self.deadline = Deadline(deadline)
         self.limit = limit
         self.status = 500  # what is counted when nothing was answered
         self.app_started = False  # the app began its answer: the deadline no longer applies
@@ -230,7 +235,7 @@ class _Exchange:
             not self.app_started
             and not self.expired
             and self.paused_at is None
-            and self.deadline <= now
+            and self.deadline.has_passed(now)
         )
 
     async def receive(self) -> Message:
@@ -241,7 +246,7 @@ class _Exchange:
             try:
                 message = await self.raw_receive()
             finally:
-                self.deadline += time.monotonic() - paused_at
+                self.deadline.at += time.monotonic() - paused_at
                 self.paused_at = None
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
@@ -296,7 +301,8 @@ def _log_access(scope: Scope, route: str, status: int, elapsed: float) -> None:
 _children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
 
-def _count(method: str, route: str, status: int, elapsed: float) -> None:
+def count_request(method: str, route: str, status: int, elapsed: float) -> None:
+    """One answer, in the request metrics (also those answered before the app: app/serving.py)."""
     children = _children.get((method, route, status))
     if children is None:
         children = (REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route))

@@ -17,11 +17,21 @@ application's own has a bound:
 A connection past its bound gets ``408`` (when nothing was answered yet) and is closed.
 The clocks are checked by one timer per process, ticking while connections are open, so
 a request pays only for noting the time of its phase changes.
+
+**Shedding.** Under overload most event batches are refused (503), and clients that resend
+at once come straight back: through uvicorn's request cycle, an ASGI task, Starlette and
+the middleware, each refusal cost more of the only core than the writing it made room
+for. A route may register a check (``shed_when_busy``: the event writer's "is my queue
+full?"); while it says busy, its requests are answered 503 here, from the request's head,
+without reaching the application: the body is read and dropped, the connection kept.
+They are counted in the request metrics like any other answer, not logged one by one.
 """
 
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -29,6 +39,8 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import Settings, get_settings
+from app.errors import ServiceUnavailable
+from app.middleware import count_request
 
 logger = logging.getLogger("tidings.serving")
 
@@ -46,6 +58,51 @@ class _Phase(Enum):
 LINGER_S = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Shedder:
+    method: str
+    route: str
+    is_busy: Callable[[str | None], bool]  # given the declared Content-Length, if any
+    answer: bytes  # the 503, on a connection kept alive
+    last_answer: bytes  # the same, on a connection that closes after it
+
+
+# (method, path) -> its shedder, in this process.
+_shedders: dict[tuple[bytes, bytes], _Shedder] = {}
+
+
+def shed_when_busy(
+    method: str, path: str, is_busy: Callable[[str | None], bool], detail: str
+) -> Callable[[], None]:
+    """Answer ``method path`` 503 before the application while ``is_busy`` says so.
+
+    Returns what undoes it (at the application's shutdown)."""
+    body = problem_body(503, ServiceUnavailable.title, detail)
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "content-type: application/problem+json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "retry-after: 1\r\n"
+        "cache-control: no-store\r\n"
+        "x-content-type-options: nosniff\r\n"
+    )
+    key = (method.encode(), path.encode())
+    shedder = _Shedder(
+        method,
+        path,
+        is_busy,
+        (head + "\r\n").encode("latin-1") + body,
+        (head + "connection: close\r\n\r\n").encode("latin-1") + body,
+    )
+    _shedders[key] = shedder
+
+    def stop() -> None:
+        if _shedders.get(key) is shedder:
+            del _shedders[key]
+
+    return stop
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the head size and phase time limits above."""
 
@@ -59,6 +116,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     _head_bytes: int  # of the head being read, while _reading_head
     _reading_head: bool  # between two requests' heads (timers aside: pipelining)
     _expects_body: bool
+    _shedding: _Shedder | None  # the request being read is refused before the application
+    _shed_at: float
 
     @classmethod
     def limits(cls) -> Settings:
@@ -79,6 +138,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._reading_head = True
         self._expects_body = False
+        self._shedding = None
         self._enter(_Phase.head)
         self._open.add(self)
         self._start_ticking()
@@ -102,13 +162,58 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._reading_head = False
         self._enter(_Phase.body if self._expects_body else _Phase.application)
+        if _shedders and self._sheds():
+            return
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._shedding is None:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._reading_head = True  # whatever comes next is the next request's head
         self._head_bytes = 0
+        if self._shedding is not None:
+            self._answer_shed(self._shedding)
+            return
         self._enter(_Phase.application)
         super().on_message_complete()
+
+    # --- shedding ----------------------------------------------------------------------
+
+    def _sheds(self) -> bool:
+        """Whether the request whose head was just read is refused here (see the top)."""
+        url = self.url
+        query = url.find(b"?")
+        shedder = _shedders.get((self.parser.get_method(), url if query < 0 else url[:query]))
+        if shedder is None or self.expect_100_continue:
+            return False
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            return False  # pipelined behind an answer still to come: the usual way
+        length = None
+        for name, value in self.headers:
+            if name == b"content-length":
+                length = value.decode("latin-1")
+        if not shedder.is_busy(length):
+            return False
+        self._shedding = shedder
+        self._shed_at = time.perf_counter()
+        return True
+
+    def _answer_shed(self, shedder: _Shedder) -> None:
+        self._shedding = None
+        keep_alive = self.parser.should_keep_alive() and self.parser.get_http_version() == "1.1"
+        self.transport.write(shedder.answer if keep_alive else shedder.last_answer)
+        count_request(shedder.method, shedder.route, 503, time.perf_counter() - self._shed_at)
+        if keep_alive:
+            self._enter(_Phase.head)
+        else:
+            self._enter(_Phase.closing)
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            else:
+                self.transport.close()
 
     def on_response_complete(self) -> None:
         # A pipelined request already read goes straight to the application.
@@ -222,9 +327,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             transport.close()
 
 
+_SLUGS = {
+    408: "request-timeout",
+    431: "request-header-fields-too-large",
+    503: "service-unavailable",
+}
+
+
 def problem_body(status: int, title: str, detail: str) -> bytes:
-    """The problem+json a connection bound answers with (431 or 408)."""
-    slug = "request-header-fields-too-large" if status == 431 else "request-timeout"
+    """The problem+json the connection answers with itself (408, 431, 503)."""
+    slug = _SLUGS[status]
     return orjson.dumps(
         {"type": f"urn:tidings:problem:{slug}", "title": title, "status": status, "detail": detail}
     )

@@ -21,7 +21,10 @@ The queue is bounded: past ``max_pending_events`` a request is refused with 503 
 ``Retry-After`` instead of growing memory, and under overload it is refused before its
 body is even parsed (``refuse_when_busy``). A submission is written only if the writer
 takes it while its request still has time to be answered; one that waits too long is
-answered 503 and dropped (``submit``): 202 means committed, 503 means not written.
+answered 503 and dropped (``submit``). A group is committed only once the deadline of
+every request in it is held (app/kit/deadlines.py), in the same turn of the loop that
+saw none has passed; the late ones are answered 503 and the others written again without
+them: 202 means committed, 503 means not written.
 ``stop()`` drains the queue before the engine closes, so an acknowledged event is never
 lost on shutdown.
 """
@@ -45,6 +48,7 @@ from app.kit.database import (
     is_out_of_reach,
     sqlstate_of,
 )
+from app.kit.deadlines import Deadline
 
 logger = logging.getLogger("tidings.ingest")
 
@@ -109,19 +113,29 @@ class EventIngestor:
         (a new batch would wait as long, for time its request does not have).
         """
         self._refuse_unless_running()
-        if self._pending_events + _most_events_in(content_length) > self.max_pending_events:
-            raise _busy()
-        if self._queue_wait_s() > self.max_queue_wait_s:
+        if self.is_busy(content_length):
             raise _busy()
 
-    async def submit(self, submission: Submission, deadline: float | None = None) -> IngestResult:
+    def is_busy(self, content_length: str | None) -> bool:
+        """Whether a batch with this declared size would be refused now (see above).
+
+        Also asked by the HTTP connection itself (app/serving.py), before the request
+        reaches the application at all."""
+        return (
+            self._pending_events + _most_events_in(content_length) > self.max_pending_events
+            or self._queue_wait_s() > self.max_queue_wait_s
+        )
+
+    async def submit(
+        self, submission: Submission, deadline: Deadline | None = None
+    ) -> IngestResult:
         """Queue a submission and wait for its result.
 
-        ``deadline`` (``time.monotonic()``) is when the request is answered 503 whatever
-        happens (app/middleware.py). A submission the writer has not taken
-        ``write_margin_s`` before it is dropped and answered 503 here, never written
-        afterwards: 202 and written, or 503 and not written. One taken in time is
-        written, and its request answered, within the margin.
+        ``deadline`` is when the request is answered 503 whatever happens
+        (app/middleware.py). A submission the writer has not taken ``write_margin_s``
+        before it is dropped and answered 503 here, never written afterwards. One taken
+        in time is committed only if its deadline has not passed when the commit begins
+        (the commit holds it): 202 and written, or 503 and not written.
         """
         self._refuse_unless_running()
         if self._pending_events + len(submission.events) > self.max_pending_events:
@@ -129,7 +143,7 @@ class EventIngestor:
         now = time.monotonic()
         timer: asyncio.TimerHandle | None = None
         if deadline is not None:
-            time_left = deadline - self.write_margin_s - now
+            time_left = deadline.at - self.write_margin_s - now
             if time_left <= 0:
                 raise _too_late()
             submission.deadline = deadline
@@ -216,7 +230,7 @@ class EventIngestor:
             if submission.is_cancelled:
                 continue  # answered 503 already; no longer counted in _pending_events
             self._pending_events -= len(submission.events)
-            if submission.deadline < in_time:
+            if submission.deadline.at < in_time:
                 # Its timer is late (a busy loop): the same verdict, reached here.
                 submission.is_cancelled = True
                 _fail([submission], _too_late())
@@ -231,6 +245,9 @@ class EventIngestor:
     async def _write(self, group: list[Submission]) -> None:
         try:
             results = await self._transaction(group)
+        except _TooLateToCommit as late:
+            self._write_again_without(group, late.submissions)
+            return
         except Exception as exc:
             if len(group) > 1 and _is_about_its_data(exc):
                 await self._write_one_by_one(group)
@@ -244,6 +261,19 @@ class EventIngestor:
         for submission, result in zip(group, results, strict=True):
             _succeed(submission, result)
 
+    def _write_again_without(self, group: list[Submission], late: list[Submission]) -> None:
+        """Rolled back because some requests ran out of time: they are answered 503, the
+        others go back to the head of the queue, to be written in the next group."""
+        _fail(late, _too_late())
+        answered = {id(submission) for submission in late}
+        for submission in reversed(group):
+            if id(submission) in answered:
+                continue
+            submission.is_taken = False
+            self._pending.appendleft(submission)
+            self._pending_events += len(submission.events)
+        self._wakeup.set()
+
     async def _write_one_by_one(self, group: list[Submission]) -> None:
         """One submission's bad data must not sink the others: each in its own transaction."""
         failure: Exception | None = None
@@ -251,6 +281,8 @@ class EventIngestor:
         for submission in group:
             try:
                 (result,) = await self._transaction([submission])
+            except _TooLateToCommit:
+                _fail([submission], _too_late())
             except Exception as exc:
                 failure = exc
                 _fail([submission], _answer_to(exc))
@@ -279,19 +311,41 @@ class EventIngestor:
     async def _transaction(self, group: list[Submission]) -> list[IngestResult]:
         if self._sqlite is None:
             async with self.engine.begin() as connection:
-                return await connection.run_sync(write_group, group)
+                results = await connection.run_sync(write_group, group)
+                _hold_deadlines(group)  # or roll back
+                return results
         # The SQLite writer blocks the event loop, so it never waits for the lock inside
         # SQLite (busy_timeout is tiny); it yields the loop and tries again until the deadline.
         deadline = time.monotonic() + self.lock_wait_s
         pause = 0.001
         while True:
             try:
-                return await self._sqlite.transaction(group)
+                return await self._sqlite.transaction(group, _hold_deadlines)
             except OperationalError as exc:
                 if not is_locked(exc) or time.monotonic() + pause > deadline:
                     raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
+
+
+class _TooLateToCommit(Exception):
+    def __init__(self, submissions: list[Submission]) -> None:
+        super().__init__(f"{len(submissions)} requests ran out of time before the commit")
+        self.submissions = submissions
+
+
+def _hold_deadlines(group: list[Submission]) -> None:
+    """Just before the commit: hold every request's deadline, or refuse to commit at all.
+
+    Checked and held in one turn of the event loop, so the deadline either answered
+    already (and this finds it passed) or will wait for the commit's result.
+    """
+    now = time.monotonic()
+    late = [submission for submission in group if submission.deadline.has_passed(now)]
+    if late:
+        raise _TooLateToCommit(late)
+    for submission in group:
+        submission.deadline.hold()
 
 
 # The smallest event a batch can hold, in bytes of JSON: an "open" with a one-character
@@ -306,8 +360,11 @@ def _most_events_in(content_length: str | None) -> int:
     return max(1, min(MAX_EVENTS_PER_BATCH, int(content_length) // _SMALLEST_EVENT_BYTES))
 
 
+BUSY = "Too many events are waiting to be written; retry."
+
+
 def _busy() -> ServiceUnavailable:
-    return ServiceUnavailable("Too many events are waiting to be written; retry.", retry_after_s=1)
+    return ServiceUnavailable(BUSY, retry_after_s=1)
 
 
 def _too_late() -> ServiceUnavailable:

@@ -30,6 +30,7 @@ from app.ingest.schemas import (
     RejectedEvent,
 )
 from app.ingest.writer import IncomingEvent, Submission
+from app.kit.deadlines import Deadline
 from app.kit.time import utc_now
 
 CLOCK_SKEW_LIMIT = timedelta(hours=24)
@@ -45,7 +46,7 @@ class EventService:
         snapshot: WorkspaceSnapshot,
         payload: Mapping[str, Any],
         user_agent: str | None,
-        deadline: float | None = None,
+        deadline: Deadline | None = None,
     ) -> EventsResult:
         """Validate a batch, have it written; ``deadline``: see ``EventIngestor.submit``."""
         visitor = visitor_from(payload)

@@ -66,7 +66,10 @@ class SqliteWriter:
             self._connection = self._engine.connect()
         return self._connection
 
-    async def transaction(self, group: list[Submission]) -> list[IngestResult]:
+    async def transaction(
+        self, group: list[Submission], before_commit: Callable[[list[Submission]], None]
+    ) -> list[IngestResult]:
+        """Write a group and commit it, unless ``before_commit`` raises (rolled back then)."""
         if self._turns is not None:
             await self._turns.take()
         try:
@@ -75,6 +78,7 @@ class SqliteWriter:
             _execute(driver, "BEGIN IMMEDIATE")
             try:
                 results = write_group(connection, group)
+                before_commit(group)
             except BaseException:
                 _roll_back(driver)
                 raise

@@ -8,7 +8,6 @@ Statements come from app/ingest/statements.py, compiled once per dialect
 """
 
 import asyncio
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from app.engagement.counting import (
 )
 from app.ingest import statements as event_sql
 from app.kit.compiled import CompiledStatement, SqliteTimes
+from app.kit.deadlines import Deadline
 from app.kit.ids import new_id
 from app.kit.time import utc_now
 
@@ -62,9 +62,9 @@ class Submission:
     repeats: dict[int, list[int]]
     future: asyncio.Future["IngestResult"] = field(repr=False)
     # Its place in the ingestor's queue (app/ingest/ingestor.py): when its request is
-    # answered 503 regardless (time.monotonic()), when it was queued, and whether the
+    # answered 503 regardless, when it was queued (time.monotonic()), and whether the
     # writer took it or its request was answered without it (never both).
-    deadline: float = math.inf
+    deadline: Deadline = field(default_factory=Deadline)
     queued_at: float = 0.0
     is_taken: bool = False
     is_cancelled: bool = False

@@ -34,9 +34,11 @@ from app.errors import exception_response, invalid_field
 from app.feed.plan import render_feed
 from app.feed.schemas import FeedQuery, FeedResponse
 from app.feed.snapshot import WorkspaceSnapshot
+from app.ingest.ingestor import BUSY
 from app.ingest.schemas import EventsRequest, EventsResult
 from app.kit.bodies import parse_json_object, receive_body, refuse_other_than_json
 from app.middleware import deadline_of
+from app.serving import shed_when_busy
 from app.widget.cors import add_cors_headers, refuse_foreign_origin
 from app.widget.runtime import WidgetRuntime
 from app.widget.schemas import beacon_body_doc
@@ -303,7 +305,7 @@ WIDGET_HOT_ROUTES = (
         other_responses={304: "Not modified (If-None-Match matched the ETag)."},
     ),
     HotRoute(
-        "/v1/widget/events",
+        EVENTS_PATH := "/v1/widget/events",
         "POST",
         serve_events,
         name="record_events",
@@ -312,6 +314,12 @@ WIDGET_HOT_ROUTES = (
         body=EventsRequest,
     ),
 )
+
+
+def shed_events_when_busy(runtime: WidgetRuntime) -> Callable[[], None]:
+    """While the event writer's queue is full, batches are refused before the application
+    (app/serving.py), not after reaching ``serve_events``. Returns what undoes it."""
+    return shed_when_busy("POST", EVENTS_PATH, runtime.ingestor.is_busy, BUSY)
 
 
 def document_hot_routes(app: FastAPI, routes: Sequence[HotRoute]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
-from app.middleware import RequestMiddleware
+from app.middleware import RequestMiddleware, deadline_of
 
 
 class _Recorder:
@@ -79,3 +79,24 @@ class TestDeadline:
         )
         assert recorder.answer()[1] == 200
         assert len(recorder.sent) == 2
+
+    async def test_a_held_deadline_waits_for_the_work_it_is_holding_for(self) -> None:
+        """Work that commits holds the deadline: its own answer, even late, is the answer."""
+
+        async def committing(scope: Scope, receive: Receive, send: Send) -> None:
+            deadline = deadline_of(scope)
+            assert deadline is not None and not deadline.has_passed(time.monotonic())
+            deadline.hold()
+            await asyncio.sleep(0.3)  # the commit, past the deadline
+            assert not deadline.has_passed(time.monotonic())
+            await send({"type": "http.response.start", "status": 202, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        recorder = _Recorder()
+        await RequestMiddleware(committing, timeout_s=0.1)(
+            dict(SCOPE), recorder.receive, recorder.send
+        )
+        at, status, _ = recorder.answer()
+        assert status == 202
+        assert at >= 0.3
+        assert len(recorder.sent) == 2  # and no 503 before it

@@ -27,6 +27,7 @@ from app.config import Settings
 from app.errors import ServiceUnavailable
 from app.ingest.ingestor import EventIngestor
 from app.ingest.writer import IngestResult
+from app.kit.deadlines import Deadline
 from tests.fixtures.apps import NO_RATE_LIMITS, client_for, running_app
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.tenants import Tenant
@@ -109,11 +110,11 @@ class TestAnsweredLateMeansNotWritten:
         async with writer_held(app, settings):
             first = await taken_by_the_writer(ingestor, tenant.workspace_id, a)
             started = time.monotonic()
-            deadline = started + ingestor.write_margin_s + 0.3
+            deadline = Deadline(started + ingestor.write_margin_s + 0.3)
             with pytest.raises(ServiceUnavailable, match="nothing of this batch was written"):
                 await ingestor.submit(late, deadline)
             # Answered before its request's deadline, by the ingestor itself.
-            assert time.monotonic() < deadline
+            assert time.monotonic() < deadline.at
             assert late.is_cancelled and not late.is_taken
             # Queued behind it: written once the writer goes on, which proves it went past.
             after = submission(tenant.workspace_id, [incoming("dismiss", a)], user_id="after")
@@ -138,7 +139,7 @@ class TestAnsweredLateMeansNotWritten:
             # (what a write may take) no longer fits before its deadline: as when a busy
             # event loop runs the timer late.
             pending = asyncio.ensure_future(
-                ingestor.submit(late, time.monotonic() + ingestor.write_margin_s + 30)
+                ingestor.submit(late, Deadline(time.monotonic() + ingestor.write_margin_s + 30))
             )
             await asyncio.sleep(0.05)
             ingestor.write_margin_s = 60.0
@@ -172,6 +173,59 @@ class TestAnsweredLateMeansNotWritten:
             assert await stored_events(session, tenant.workspace_id) == 1
             # And with the writer free again, the same batch is written at once.
             assert (await widget.events(_body(a, "late"))).status_code == 202
+
+
+class TestACommitAgreesWithTheAnswer:
+    """A batch the writer took is committed only if its request is still waiting."""
+
+    async def test_the_deadline_passing_while_it_is_written_means_it_is_not_committed(
+        self, app: FastAPI, session: AsyncSession, tenant: Tenant, settings: Settings
+    ) -> None:
+        a = (await create_announcement(session, tenant.workspace_id, status="published")).id
+        timeout_s = 1.0
+        async with (
+            running_app(settings, request_timeout_s=timeout_s, **NO_RATE_LIMITS) as other,
+            client_for(other) as client,
+        ):
+            widget = WidgetClient(client, tenant)
+            ingestor = ingestor_of(other)
+            async with writer_held(other, settings):
+                # The queue is empty: the writer takes the batch at once, then waits.
+                request = await sent(widget.events(_body(a, "slow")), timeout_s + 0.5)
+            answer = await asyncio.wait_for(request, 10)
+            # The deadline's own 503 (the ingestor's would say "could not be written in
+            # time"): the batch had been taken, and its transaction ran on afterwards.
+            assert "No answer within" in str(assert_problem(answer, 503))
+            after = submission(tenant.workspace_id, [incoming("click", a)], user_id="after")
+            assert (await asyncio.wait_for(ingestor.submit(after), 10)).accepted == 1
+            assert await stored_events(session, tenant.workspace_id) == 1  # only "after"
+            # Sent again, it is written now, once.
+            again = await widget.events(_body(a, "slow"))
+            assert again.status_code == 202 and again.json()["accepted"] == 1
+
+    async def test_the_late_are_answered_503_and_the_rest_of_their_group_is_written(
+        self, app: FastAPI, session: AsyncSession, tenant: Tenant, settings: Settings
+    ) -> None:
+        a = (await create_announcement(session, tenant.workspace_id, status="published")).id
+        ingestor = ingestor_of(app)
+        late = submission(tenant.workspace_id, [incoming("click", a)], user_id="late")
+        patient = submission(tenant.workspace_id, [incoming("dismiss", a)], user_id="patient")
+        deadline = Deadline(time.monotonic() + ingestor.write_margin_s + 0.3)
+        async with writer_held(app, settings):
+            # Queued in the same turn of the loop: one group.
+            writes = asyncio.gather(
+                ingestor.submit(late, deadline), ingestor.submit(patient), return_exceptions=True
+            )
+            await asyncio.sleep(0.05)
+            assert late.is_taken and patient.is_taken
+            await asyncio.sleep(deadline.at - time.monotonic() + 0.1)  # held past its time
+        late_result, patient_result = await asyncio.wait_for(writes, 10)
+        assert isinstance(late_result, ServiceUnavailable)
+        assert "nothing of this batch was written" in late_result.detail
+        assert isinstance(patient_result, IngestResult) and patient_result.accepted == 1
+        kinds = (await session.execute(text("SELECT type FROM events"))).scalars().all()
+        assert kinds == ["dismiss"]
+        assert not deadline.held  # never committed, so never held
 
 
 class TestCheapRefusal:
