@@ -85,10 +85,7 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
-        request_id = (
-            incoming if incoming and _VALID_REQUEST_ID.match(incoming) else _new_request_id()
-        )
+        request_id = request_id_for(_header(scope, b"x-request-id"))
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         exchange = _Exchange(
@@ -309,6 +306,11 @@ def count_request(method: str, route: str, status: int, elapsed: float) -> None:
         _children[(method, route, status)] = children
     children[0].inc()
     children[1].observe(elapsed)
+
+
+def request_id_for(incoming: str | None) -> str:
+    """A request's id: the client's ``X-Request-Id`` if it is a valid one, else a new one."""
+    return incoming if incoming and _VALID_REQUEST_ID.match(incoming) else _new_request_id()
 
 
 def _new_request_id() -> str:

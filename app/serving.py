@@ -40,7 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import Settings, get_settings
 from app.errors import ServiceUnavailable
-from app.middleware import count_request
+from app.middleware import count_request, request_id_for
 
 logger = logging.getLogger("tidings.serving")
 
@@ -63,8 +63,17 @@ class _Shedder:
     method: str
     route: str
     is_busy: Callable[[str | None], bool]  # given the declared Content-Length, if any
-    answer: bytes  # the 503, on a connection kept alive
-    last_answer: bytes  # the same, on a connection that closes after it
+    head: bytes  # the 503's, but for the request id and the connection's end
+    body: bytes
+
+    def answer(self, request_id: str, keep_alive: bool) -> bytes:
+        ending = b"\r\n" if keep_alive else b"connection: close\r\n\r\n"
+        return b"%sx-request-id: %s\r\n%s%s" % (
+            self.head,
+            request_id.encode("latin-1"),
+            ending,
+            self.body,
+        )
 
 
 # (method, path) -> its shedder, in this process.
@@ -87,13 +96,7 @@ def shed_when_busy(
         "x-content-type-options: nosniff\r\n"
     )
     key = (method.encode(), path.encode())
-    shedder = _Shedder(
-        method,
-        path,
-        is_busy,
-        (head + "\r\n").encode("latin-1") + body,
-        (head + "connection: close\r\n\r\n").encode("latin-1") + body,
-    )
+    shedder = _Shedder(method, path, is_busy, head.encode("latin-1"), body)
     _shedders[key] = shedder
 
     def stop() -> None:
@@ -118,6 +121,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     _expects_body: bool
     _shedding: _Shedder | None  # the request being read is refused before the application
     _shed_at: float
+    _shed_request_id: str | None
 
     @classmethod
     def limits(cls) -> Settings:
@@ -191,20 +195,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             return False  # pipelined behind an answer still to come: the usual way
-        length = None
+        length = request_id = None
         for name, value in self.headers:
             if name == b"content-length":
                 length = value.decode("latin-1")
+            elif name == b"x-request-id":
+                request_id = value.decode("latin-1")
         if not shedder.is_busy(length):
             return False
         self._shedding = shedder
         self._shed_at = time.perf_counter()
+        self._shed_request_id = request_id
         return True
 
     def _answer_shed(self, shedder: _Shedder) -> None:
         self._shedding = None
         keep_alive = self.parser.should_keep_alive() and self.parser.get_http_version() == "1.1"
-        self.transport.write(shedder.answer if keep_alive else shedder.last_answer)
+        self.transport.write(shedder.answer(request_id_for(self._shed_request_id), keep_alive))
         count_request(shedder.method, shedder.route, 503, time.perf_counter() - self._shed_at)
         if keep_alive:
             self._enter(_Phase.head)

@@ -121,6 +121,7 @@ def _assert_shed(answer: tuple[int, dict[str, str], bytes]) -> None:
     assert headers["content-type"] == "application/problem+json"
     assert headers["retry-after"] == "1"
     assert headers["x-content-type-options"] == "nosniff"
+    assert re.fullmatch(r"[0-9a-f]{16}|b-7", headers["x-request-id"])
     problem = orjson.loads(body)
     assert problem["type"] == "urn:tidings:problem:service-unavailable"
     assert "Too many events are waiting" in problem["detail"]
@@ -161,6 +162,9 @@ class TestShedding:
                 # No key at all: past the head, the application would answer 401.
                 writer.write(_post(b"x" * 200))
                 _assert_shed(await _answer(reader))
+                # The client's request id comes back, as on every answer.
+                writer.write(_post(b"x" * 200).replace(b"Host: t", b"Host: t\r\nX-Request-Id: b-7"))
+                assert (await _answer(reader))[1]["x-request-id"] == "b-7"
                 # Kept alive and in step: two pipelined batches, then a request served.
                 writer.write(_post(_batch(seeded, 3), key=seeded.publishable_key) * 2 + HEALTH)
                 _assert_shed(await _answer(reader))
@@ -189,4 +193,4 @@ class TestShedding:
             assert after.status_code == 202 and after.json()["accepted"] == 2
             assert (await client.post(EVENTS, content=b"{}")).status_code == 401
             # Counted like any answer of the route.
-            assert await _shed_count(client) - shed_before == 5
+            assert await _shed_count(client) - shed_before == 6
