@@ -24,7 +24,11 @@ the middleware, each refusal cost more of the only core than the writing it made
 for. A route may register a check (``shed_when_busy``: the event writer's "is my queue
 full?"); while it says busy, its requests are answered 503 here, from the request's head,
 without reaching the application: the body is read and dropped, the connection kept.
-They are counted in the request metrics like any other answer, not logged one by one.
+The 503 is written after the ``Retry-After`` it gives (1 s), with the connection not read
+meanwhile: a client that resends at once is refused once a second per connection rather
+than as fast as one core can refuse (which left the writer next to nothing), and what it
+sends next is read as it arrives, its deadline whole. They are counted in the request
+metrics like any other answer (the wait included), not logged one by one.
 """
 
 import asyncio
@@ -76,6 +80,9 @@ class _Shedder:
         )
 
 
+# A shed request's Retry-After; its connection is not read again before then.
+SHED_RETRY_AFTER_S = 1
+
 # (method, path) -> its shedder, in this process.
 _shedders: dict[tuple[bytes, bytes], _Shedder] = {}
 
@@ -91,7 +98,7 @@ def shed_when_busy(
         "HTTP/1.1 503 Service Unavailable\r\n"
         "content-type: application/problem+json\r\n"
         f"content-length: {len(body)}\r\n"
-        "retry-after: 1\r\n"
+        f"retry-after: {SHED_RETRY_AFTER_S}\r\n"
         "cache-control: no-store\r\n"
         "x-content-type-options: nosniff\r\n"
     )
@@ -122,6 +129,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     _shedding: _Shedder | None  # the request being read is refused before the application
     _shed_at: float
     _shed_request_id: str | None
+    _shed_answer: tuple[_Shedder, bytes] | None  # to be written when its time comes
+    _shed_timer: asyncio.TimerHandle | None
 
     @classmethod
     def limits(cls) -> Settings:
@@ -143,15 +152,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._expects_body = False
         self._shedding = None
+        self._shed_answer = self._shed_timer = None
         self._enter(_Phase.head)
         self._open.add(self)
         self._start_ticking()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._open.discard(self)
+        if self._shed_timer is not None:
+            self._shed_timer.cancel()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
+        if self._shed_answer is not None:
+            self._send_shed_answer()  # a pipelined request follows: its answer goes first
         super().on_message_begin()
         self._expects_body = False
 
@@ -209,18 +223,44 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return True
 
     def _answer_shed(self, shedder: _Shedder) -> None:
+        """The shed request is read whole: its answer is due (``data_received`` sends it)."""
         self._shedding = None
         keep_alive = self.parser.should_keep_alive() and self.parser.get_http_version() == "1.1"
-        self.transport.write(shedder.answer(request_id_for(self._shed_request_id), keep_alive))
-        count_request(shedder.method, shedder.route, 503, time.perf_counter() - self._shed_at)
+        answer = shedder.answer(request_id_for(self._shed_request_id), keep_alive)
         if keep_alive:
             self._enter(_Phase.head)
+            self._shed_answer = (shedder, answer)
         else:
+            self.transport.write(answer)
+            count_request(shedder.method, shedder.route, 503, time.perf_counter() - self._shed_at)
             self._enter(_Phase.closing)
             if self.transport.can_write_eof():
                 self.transport.write_eof()
             else:
                 self.transport.close()
+
+    def _answer_shed_later(self) -> None:
+        """Answer after the Retry-After the answer gives, reading nothing meanwhile.
+
+        A client that resends at once is then refused once a second per connection, not
+        as fast as the loop can refuse it; the next request it sends is read as it comes,
+        with its whole deadline ahead of it."""
+        if self._shed_timer is None:
+            self.flow.pause_reading()
+            self._shed_timer = self.loop.call_later(SHED_RETRY_AFTER_S, self._send_shed_answer)
+
+    def _send_shed_answer(self) -> None:
+        pending, self._shed_answer = self._shed_answer, None
+        if self._shed_timer is not None:
+            self._shed_timer.cancel()
+            self._shed_timer = None
+            self.flow.resume_reading()
+        if pending is None or self.transport.is_closing():
+            return
+        shedder, answer = pending
+        self.transport.write(answer)
+        count_request(shedder.method, shedder.route, 503, time.perf_counter() - self._shed_at)
+        self._enter(_Phase.head)
 
     def on_response_complete(self) -> None:
         # A pipelined request already read goes straight to the application.
@@ -231,6 +271,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return self._phase is _Phase.closing or self.transport.is_closing()
 
     def data_received(self, data: bytes) -> None:
+        self._receive(data)
+        if self._shed_answer is not None:
+            self._answer_shed_later()  # nothing came after the shed request
+
+    def _receive(self, data: bytes) -> None:
         if self._is_finished():
             return
         if not self._reading_head:
@@ -249,7 +294,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 return
             if not self._reading_head:
                 if data:
-                    self.data_received(data)  # the body, maybe the next head (counted)
+                    self._receive(data)  # the body, maybe the next head (counted)
                 return
             if self._head_bytes > limit:
                 self._refuse_head()

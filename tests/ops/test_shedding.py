@@ -11,6 +11,7 @@ import asyncio
 import fcntl
 import os
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -136,6 +137,66 @@ async def _shed_count(client: httpx.AsyncClient) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+async def _no_key(host: str, port: str) -> float:
+    """How long the shed request waited for its answer."""
+    reader, writer = await asyncio.open_connection(host, int(port))
+    # No key at all: past the head, the application would answer 401.
+    sent_at = time.monotonic()
+    writer.write(_post(b"x" * 200))
+    _assert_shed(await _answer(reader))
+    waited = time.monotonic() - sent_at  # its Retry-After: a client resending at once waits
+    # Kept alive: what comes next is read at once.
+    sent_at = time.monotonic()
+    writer.write(HEALTH)
+    assert (await _answer(reader))[0] == 200
+    assert time.monotonic() - sent_at < 0.5
+    writer.close()
+    return waited
+
+
+async def _request_id(host: str, port: str) -> None:
+    reader, writer = await asyncio.open_connection(host, int(port))
+    # The client's request id comes back, as on every answer.
+    writer.write(_post(b"x" * 200).replace(b"Host: t", b"Host: t\r\nX-Request-Id: b-7"))
+    answer = await _answer(reader)
+    _assert_shed(answer)
+    assert answer[1]["x-request-id"] == "b-7"
+    writer.close()
+
+
+async def _pipelined(host: str, port: str, seeded: Seeded) -> None:
+    reader, writer = await asyncio.open_connection(host, int(port))
+    # In step: two pipelined batches, then a request served.
+    writer.write(_post(_batch(seeded, 3), key=seeded.publishable_key) * 2 + HEALTH)
+    _assert_shed(await _answer(reader))
+    _assert_shed(await _answer(reader))
+    assert (await _answer(reader))[0] == 200
+    writer.close()
+
+
+async def _chunked(host: str, port: str) -> None:
+    reader, writer = await asyncio.open_connection(host, int(port))
+    # No declared size (a full batch, then): its body is read to the end all the same.
+    writer.write(
+        f"POST {EVENTS} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\n\r\n".encode()
+        + HEALTH
+    )
+    _assert_shed(await _answer(reader))
+    assert (await _answer(reader))[0] == 200
+    writer.close()
+
+
+async def _closing(host: str, port: str) -> None:
+    reader, writer = await asyncio.open_connection(host, int(port))
+    # Asked to close: it does, after the answer.
+    writer.write(_post(b"y" * 100, close=True))
+    status, headers, _ = await _answer(reader)
+    assert status == 503 and headers["connection"] == "close"
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
 class TestShedding:
     async def test_a_full_queue_refuses_batches_from_their_head(
         self, server: LiveServer, seeded: Seeded, database: str
@@ -158,32 +219,17 @@ class TestShedding:
                 )
                 await asyncio.sleep(0.3)
 
-                reader, writer = await asyncio.open_connection(host, int(port))
-                # No key at all: past the head, the application would answer 401.
-                writer.write(_post(b"x" * 200))
-                _assert_shed(await _answer(reader))
-                # The client's request id comes back, as on every answer.
-                writer.write(_post(b"x" * 200).replace(b"Host: t", b"Host: t\r\nX-Request-Id: b-7"))
-                assert (await _answer(reader))[1]["x-request-id"] == "b-7"
-                # Kept alive and in step: two pipelined batches, then a request served.
-                writer.write(_post(_batch(seeded, 3), key=seeded.publishable_key) * 2 + HEALTH)
-                _assert_shed(await _answer(reader))
-                _assert_shed(await _answer(reader))
-                assert (await _answer(reader))[0] == 200
-                # A chunked body (no declared size: a full batch) is read to its end too.
-                writer.write(
-                    f"POST {EVENTS} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    "5\r\nhello\r\n0\r\n\r\n".encode()
-                    + HEALTH
-                )
-                _assert_shed(await _answer(reader))
-                assert (await _answer(reader))[0] == 200
-                # Asked to close: it does, after the answer.
-                writer.write(_post(b"y" * 100, close=True))
-                status, headers, _ = await _answer(reader)
-                assert status == 503 and headers["connection"] == "close"
-                assert await asyncio.wait_for(reader.read(), 5) == b""
-                writer.close()
+                # Each case on its own connection, all at once.
+                others = [
+                    _request_id(host, port),
+                    _pipelined(host, port, seeded),
+                    _chunked(host, port),
+                    _closing(host, port),
+                ]
+                no_key = asyncio.ensure_future(_no_key(host, port))
+                await asyncio.gather(*others)
+                waited = await no_key
+                assert 0.9 <= waited < 3
             assert (await asyncio.wait_for(first, 15)).status_code == 202
             assert (await asyncio.wait_for(second, 15)).status_code in (202, 503)
             # The queue drained: batches reach the application again.
