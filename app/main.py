@@ -130,6 +130,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     document_hot_routes(app, WIDGET_HOT_ROUTES)  # first: their errors are documented too
     install_problem_documentation(app)
+    # First: the public changelog is the busiest of the routes FastAPI matches (one per
+    # visitor), and routes are tried in order; its paths start with /changelog/ only.
+    app.include_router(changelog_router)
     app.include_router(ops_router)
     app.include_router(workspaces_router)
     app.include_router(announcements_router)
@@ -141,7 +144,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audience_preview_router)
     app.include_router(demo_router)
     app.include_router(webhooks_router)
-    app.include_router(changelog_router)
     app.include_router(accounts_router)
     install_console(app)
     return app

@@ -123,7 +123,7 @@ def main() -> int:
                     target="tidings",
                     url=base_url,
                     script="changelog.lua",
-                    args=[path, etag, LANGUAGE],
+                    args=[path, etag, LANGUAGE, USER_AGENT],
                     connections=count,
                     threads=min(count, 2),
                     duration_s=args.duration,
