@@ -41,5 +41,5 @@ def preview_feed(
         reaction=None,
         auto_show=display is not Display.feed,
     )
-    feed = FeedResponse(announcements=[item], unread_count=1, poll_after_s=3600)
+    feed = FeedResponse(announcements=[item], unread_count=1, poll_after_s=3600, changelog_url=None)
     return feed.model_dump(mode="json")

@@ -311,5 +311,6 @@ def _targeted(
     return result
 
 
-def render_feed(snapshot: WorkspaceSnapshot, plan: FeedPlan) -> bytes:
-    return feed_json(plan.items, plan.unread_count, snapshot.poll_after_s)
+def render_feed(snapshot: WorkspaceSnapshot, plan: FeedPlan, changelog: bytes = b"null") -> bytes:
+    """The feed's JSON; ``changelog``: its ``changelog_url``, from ``changelog_url``."""
+    return feed_json(plan.items, plan.unread_count, snapshot.poll_after_s, changelog)

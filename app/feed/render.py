@@ -6,6 +6,7 @@ item without state is rendered once too, auto-shown or not; the few combinations
 are rendered once per process (``state_fragment``). A feed's answer is one join.
 """
 
+import re
 from functools import lru_cache
 
 import orjson
@@ -59,7 +60,29 @@ _NO_STATE = state_fragment(False, False, False, None, False)
 _NEW_AUTO_SHOWN = state_fragment(False, False, False, None, True)
 
 
-def feed_json(items: list[PlannedItem], unread_count: int, poll_after_s: int) -> bytes:
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def changelog_url(
+    changelog_path: str | None, changelog_host: str | None, scheme: str, host: str | None, root: str
+) -> bytes:
+    """The feed's ``changelog_url`` as JSON: where the workspace's public changelog is, as
+    the widget's own request reached this server (``null`` with nothing public to show).
+
+    On the host name the workspace claimed it is that host's ``/``; otherwise the path on
+    the host and scheme the request came in by (behind a proxy, what it forwarded)."""
+    if changelog_path is None:
+        return b"null"
+    if changelog_host is not None:
+        return orjson.dumps(f"{scheme}://{changelog_host}/")
+    if host is None or not _HOST.fullmatch(host):
+        return b"null"
+    return orjson.dumps(f"{scheme}://{host}{root}{changelog_path}")
+
+
+def feed_json(
+    items: list[PlannedItem], unread_count: int, poll_after_s: int, changelog: bytes = b"null"
+) -> bytes:
     # One join, each item's bytes copied once, into the answer; each item ends with a comma.
     parts = [b'{"announcements":[']
     for rendered, state, auto_show in items:
@@ -75,6 +98,8 @@ def feed_json(items: list[PlannedItem], unread_count: int, poll_after_s: int) ->
         str(unread_count).encode(),
         b',"poll_after_s":',
         str(poll_after_s).encode(),
+        b',"changelog_url":',
+        changelog,
         b"}",
     )
     return b"".join(parts)

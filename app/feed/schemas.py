@@ -3,6 +3,8 @@ renders the same shape from pre-rendered bytes, app/feed/render.py)."""
 
 from datetime import datetime
 
+from pydantic import Field
+
 from app.end_users.schemas import LocaleTag, Reaction, VisitorFields
 from app.kit.schemas import OutputModel
 
@@ -43,3 +45,8 @@ class FeedResponse(OutputModel):
     announcements: list[FeedItem]
     unread_count: int
     poll_after_s: int
+    changelog_url: str | None = Field(
+        description="The workspace's public changelog (the widget's footer link), on the "
+        "host and scheme this request came in by, or on the host name the workspace claimed "
+        "for it; null while no announcement is public."
+    )

@@ -37,6 +37,10 @@ class WorkspaceSnapshot:
     allow_anonymous: bool
     popover_daily_cap: int
     poll_after_s: int
+    # The public changelog's path (``/changelog/{slug}``) when it has something to show,
+    # and the host name the workspace claimed for it, if any (app/changelog/hosts.py).
+    changelog_path: str | None
+    changelog_host: str | None
     # Sorted as the feed shows them: pinned, then priority, then newest.
     announcements: tuple[CachedAnnouncement, ...]
     # Each announcement in each of its locales (``None``: its default text), rendered once
@@ -101,6 +105,8 @@ async def load_snapshot(
         allow_anonymous=workspace.allow_anonymous,
         popover_daily_cap=workspace.popover_daily_cap,
         poll_after_s=poll_after_s,
+        changelog_path=f"/changelog/{workspace.slug}" if any(r.public for r in rows) else None,
+        changelog_host=workspace.changelog_host,
         announcements=tuple(announcements),
     )
 

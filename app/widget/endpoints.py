@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from app.db import SessionDep
 from app.errors import invalid_input
 from app.feed.plan import FeedPlan, render_feed
+from app.feed.render import changelog_url
 from app.feed.schemas import FeedResponse
 from app.feed.snapshot import WorkspaceSnapshot
 from app.kit.bodies import read_json_object
@@ -40,7 +41,15 @@ def _feed_response(request: Request, plan: FeedPlan, snapshot: WorkspaceSnapshot
     _cors(request, headers, snapshot)
     if if_none_match_hits(request.headers.get("if-none-match"), plan.etag.strip('"')):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(render_feed(snapshot, plan), media_type="application/json", headers=headers)
+    changelog = changelog_url(
+        snapshot.changelog_path,
+        snapshot.changelog_host,
+        request.url.scheme,
+        request.headers.get("host"),
+        request.scope.get("root_path", ""),
+    )
+    body = render_feed(snapshot, plan, changelog)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.post(

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.end_users.visitors import Visitor
 from app.errors import exception_response, invalid_field
 from app.feed.plan import render_feed
+from app.feed.render import changelog_url
 from app.feed.schemas import FeedQuery, FeedResponse
 from app.feed.snapshot import WorkspaceSnapshot
 from app.ingest.ingestor import BUSY
@@ -151,6 +152,7 @@ _HEADERS = frozenset(
         b"user-agent",
         b"content-type",
         b"content-length",
+        b"host",  # for the feed's changelog_url
     )
 )
 
@@ -242,7 +244,14 @@ async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
     if plan is None:
         status, body = 304, b""
     else:
-        status, body = 200, render_feed(snapshot, plan)
+        changelog = changelog_url(
+            snapshot.changelog_path,
+            snapshot.changelog_host,
+            scope["scheme"],
+            headers.get(b"host"),
+            scope.get("root_path", ""),
+        )
+        status, body = 200, render_feed(snapshot, plan, changelog)
         raw += [_JSON, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -598,3 +598,38 @@ class TestConcurrency:
         assert events == len(batches) * 4
         seen = (await session.execute(select(func.sum(UserState.seen_count)))).scalar_one()
         assert seen == len(users) * 5 * 3
+
+
+class TestChangelogUrl:
+    """The feed says where the public changelog is: the widget's footer links to it."""
+
+    async def test_null_until_something_is_public_then_on_the_host_the_widget_used(
+        self, widget: WidgetClient, session: AsyncSession, tenant: Tenant, client: httpx.AsyncClient
+    ) -> None:
+        await create_announcement(session, tenant.workspace_id, status="published")
+        assert (await widget.feed(user_id="u1")).json()["changelog_url"] is None
+        await create_announcement(session, tenant.workspace_id, status="published", public=True)
+        await asyncio.sleep(1.1)  # the snapshot's re-check (TIDINGS_WIDGET_CACHE_RECHECK_S)
+        polled = await widget.feed(user_id="u1")
+        assert polled.json()["changelog_url"] == f"http://testserver/changelog/{tenant.slug}"
+        proxied = await widget.feed(headers={"Host": "tidings.example.org:8443"}, user_id="u1")
+        assert proxied.json()["changelog_url"] == (
+            f"http://tidings.example.org:8443/changelog/{tenant.slug}"
+        )
+        identified = await widget.identify({"user_id": "u1"})
+        assert identified.json()["changelog_url"] == polled.json()["changelog_url"]
+        # A Host that is no host name is not echoed into a link.
+        odd = await widget.feed(headers={"Host": "x.test/<script>"}, user_id="u1")
+        assert odd.json()["changelog_url"] is None
+
+    async def test_on_the_host_name_the_workspace_claimed(
+        self, widget: WidgetClient, session: AsyncSession, tenant: Tenant, client: httpx.AsyncClient
+    ) -> None:
+        await create_announcement(session, tenant.workspace_id, status="published", public=True)
+        claimed = await client.patch(
+            "/v1/workspace", json={"changelog_host": "changelog.example.com"}, headers=tenant.auth
+        )
+        assert claimed.status_code == 200, claimed.text
+        await asyncio.sleep(1.1)
+        polled = await widget.feed(user_id="u1")
+        assert polled.json()["changelog_url"] == "http://changelog.example.com/"

@@ -14,6 +14,8 @@ def snapshot(content_version: int = 1, workspace_id: str = "ws_1") -> WorkspaceS
         allow_anonymous=True,
         popover_daily_cap=1,
         poll_after_s=60,
+        changelog_path=None,
+        changelog_host=None,
         announcements=(),
     )
 
