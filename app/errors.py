@@ -343,7 +343,7 @@ def install_error_handlers(app: FastAPI) -> None:
 async def exception_response(request: Request, exc: Exception) -> Response:
     """The answer to ``exc``, chosen as the installed handlers choose (nearest class first).
 
-    For the routes served outside FastAPI's middleware (see app/widget/hot_path.py).
+    For the routes served outside FastAPI's middleware (see app/kit/hot_routes.py).
     """
     for exception_class in type(exc).__mro__:
         handler = _HANDLERS.get(exception_class)

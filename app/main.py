@@ -12,6 +12,7 @@ from app import __version__
 from app.accounts.endpoints import router as accounts_router
 from app.announcements.endpoints import audience_preview_router
 from app.announcements.endpoints import router as announcements_router
+from app.changelog.endpoints import CHANGELOG_HOT_ROUTES
 from app.changelog.endpoints import router as changelog_router
 from app.changelog.service import ChangelogRuntime
 from app.config import Settings, get_settings
@@ -21,6 +22,7 @@ from app.demo.page import router as demo_router
 from app.end_users.endpoints import router as end_users_router
 from app.engagement.endpoints import router as engagement_router
 from app.errors import install_error_handlers
+from app.kit.hot_routes import HotRoutes, document_hot_routes
 from app.kit.openapi import install_problem_documentation
 from app.logs import configure_logging, log_disabled_features
 from app.middleware import RequestMiddleware
@@ -32,19 +34,14 @@ from app.webhooks.worker import DeliveryWorker
 from app.widget.asset_endpoints import router as widget_asset_router
 from app.widget.assets import find_widget_file, load_widget_asset
 from app.widget.endpoints import router as widget_router
-from app.widget.hot_path import (
-    WIDGET_HOT_ROUTES,
-    HotRoutes,
-    document_hot_routes,
-    shed_events_when_busy,
-)
+from app.widget.hot_path import WIDGET_HOT_ROUTES, shed_events_when_busy
 from app.widget.runtime import start_runtime
 from app.workspaces.endpoints import router as workspaces_router
 from app.workspaces.key_cache import PublishableKeyCache
 
 
 class TidingsApp(FastAPI):
-    """FastAPI, with the widget's hot routes taken before FastAPI's own layers (hot_path.py)."""
+    """FastAPI, with the hot routes taken before FastAPI's own layers (app/kit/hot_routes.py)."""
 
     hot_routes: HotRoutes | None = None
 
@@ -122,17 +119,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served from local files by app/console/api_docs.py, never a CDN
         redoc_url=None,
     )
-    app.hot_routes = HotRoutes(WIDGET_HOT_ROUTES, middleware)
+    hot_routes = (*WIDGET_HOT_ROUTES, *CHANGELOG_HOT_ROUTES)
+    app.hot_routes = HotRoutes(hot_routes, middleware)
     app.state.settings = settings
     widget_file = find_widget_file(settings.widget_path)
     app.state.widget_asset = load_widget_asset(widget_file) if widget_file else None
     app.state.rate_limits = rate_limits
     install_error_handlers(app)
-    document_hot_routes(app, WIDGET_HOT_ROUTES)  # first: their errors are documented too
+    document_hot_routes(app, hot_routes)  # first: their errors are documented too
     install_problem_documentation(app)
-    # First: the public changelog is the busiest of the routes FastAPI matches (one per
-    # visitor), and routes are tried in order; its paths start with /changelog/ only.
-    app.include_router(changelog_router)
+    app.include_router(changelog_router)  # the stylesheet; the pages are hot routes
     app.include_router(ops_router)
     app.include_router(workspaces_router)
     app.include_router(announcements_router)

@@ -1,24 +1,29 @@
 """``/changelog/{workspace_slug}``: the public page, permalinks and feeds (no key, no cookie).
 
-On a workspace's own host name the same routes answer at ``/`` (app/changelog/hosts.py).
+Every visitor of a changelog calls these, so they are hot routes (app/kit/hot_routes.py),
+declared once in ``CHANGELOG_HOT_ROUTES`` and served without FastAPI's per-request
+machinery; only the stylesheet is an ordinary route. On a workspace's own host name the
+same routes answer at ``/`` (app/changelog/hosts.py rewrites the path first).
 """
 
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from enum import StrEnum
-from typing import Annotated
+from typing import TypeVar
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field, ValidationError
+from starlette.types import Receive, Scope, Send
 
 from app.changelog.assets import stylesheet
 from app.changelog.feeds import MEDIA_TYPES
 from app.changelog.i18n import accepted_tags
 from app.changelog.service import ChangelogRuntime, Reader, changelog_service
 from app.changelog.snapshot import Rendered
-from app.errors import NotFound, invalid_field, problem_responses
+from app.errors import NotFound, invalid_field
 from app.kit.etags import if_none_match_hits
+from app.kit.hot_routes import HotRoute, headers_of, query_pairs
 from app.kit.locales import normalize_locale
+from app.kit.slugs import SLUG_PATTERN
 from app.kit.time import utc_now
 
 router = APIRouter(tags=["changelog"])
@@ -27,25 +32,24 @@ router = APIRouter(tags=["changelog"])
 _CACHE_CONTROL = "public, max-age=60"
 _FOREVER = "public, max-age=31536000, immutable"
 
-PageNumber = Annotated[int, Query(ge=1, le=10_000, description="1 is the newest.")]
-CategoryFilter = Annotated[
-    str | None,
-    Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="Only this category."),
-]
-LocaleParameter = Annotated[
-    str | None,
-    Query(
+
+class EntryQuery(BaseModel):
+    locale: str | None = Field(
+        default=None,
         max_length=35,
         description="BCP 47 tag; without it, the Accept-Language header decides. Falls back "
         "like the widget (de-AT -> de -> the default content).",
-    ),
-]
+    )
 
 
-class FeedKind(StrEnum):
-    atom = "atom"
-    rss = "rss"
-    json = "json"
+class FeedQuery(EntryQuery):
+    category: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="Only this category."
+    )
+
+
+class PageQuery(FeedQuery):
+    page: int = Field(default=1, ge=1, le=10_000, description="1 is the newest.")
 
 
 @router.get("/changelog/_assets/{name}", include_in_schema=False)
@@ -60,121 +64,164 @@ async def changelog_stylesheet(name: str) -> Response:
     )
 
 
-@router.get(
-    "/changelog/{workspace_slug}/feed.{kind}",
-    response_class=Response,
-    responses={
-        200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()}},
-        **problem_responses(404),
-    },
-)
-async def changelog_feed(
-    workspace_slug: str,
-    kind: FeedKind,
-    request: Request,
-    category: CategoryFilter = None,
-    locale: LocaleParameter = None,
-) -> Response:
+async def changelog_feed(scope: Scope, receive: Receive, send: Send) -> None:
     """The changelog as an Atom, RSS 2.0 or JSON Feed 1.1 document (the 50 newest)."""
-    runtime = _runtime(request)
-    snapshot = await runtime.snapshot(workspace_slug)
+    slug, kind = scope["path_params"]["workspace_slug"], scope["path_params"]["kind"]
+    headers = headers_of(scope, _HEADERS)
+    query = _parse(FeedQuery, scope)
+    snapshot = await _runtime(scope).snapshot(slug)
     rendered = changelog_service.feed(
         snapshot,
-        _reader(request, workspace_slug, locale),
+        _reader(scope, headers, slug, query.locale),
         utc_now(),
-        kind=kind.value,
-        category=category,
+        kind=kind,
+        category=query.category,
     )
-    return _conditional(request, rendered, MEDIA_TYPES[kind.value])
+    await _answer(send, headers, rendered, MEDIA_TYPES[kind])
 
 
-@router.get(
-    "/changelog/{workspace_slug}",
-    response_class=Response,
-    responses={200: {"content": {"text/html": {}}}, **problem_responses(404)},
-)
-async def changelog_page(
-    workspace_slug: str,
-    request: Request,
-    page: PageNumber = 1,
-    category: CategoryFilter = None,
-    locale: LocaleParameter = None,
-) -> Response:
+async def changelog_page(scope: Scope, receive: Receive, send: Send) -> None:
     """The public changelog: public, live announcements, newest first, 10 a page."""
-    snapshot = await _runtime(request).snapshot(workspace_slug)
+    slug = scope["path_params"]["workspace_slug"]
+    headers = headers_of(scope, _HEADERS)
+    query = _parse(PageQuery, scope)
+    snapshot = await _runtime(scope).snapshot(slug)
     rendered = changelog_service.page(
-        snapshot, _reader(request, workspace_slug, locale), utc_now(), page=page, category=category
+        snapshot,
+        _reader(scope, headers, slug, query.locale),
+        utc_now(),
+        page=query.page,
+        category=query.category,
     )
-    return _conditional(request, rendered, "text/html; charset=utf-8")
+    await _answer(send, headers, rendered, _HTML)
 
 
-@router.get(
-    "/changelog/{workspace_slug}/{announcement}",
-    response_class=Response,
-    responses={200: {"content": {"text/html": {}}}, **problem_responses(404)},
-)
-async def changelog_entry(
-    workspace_slug: str, announcement: str, request: Request, locale: LocaleParameter = None
-) -> Response:
+async def changelog_entry(scope: Scope, receive: Receive, send: Send) -> None:
     """One public announcement's permalink page, by its slug or its id."""
-    snapshot = await _runtime(request).snapshot(workspace_slug)
+    slug, handle = scope["path_params"]["workspace_slug"], scope["path_params"]["announcement"]
+    headers = headers_of(scope, _HEADERS)
+    query = _parse(EntryQuery, scope)
+    snapshot = await _runtime(scope).snapshot(slug)
     rendered = changelog_service.entry(
-        snapshot, _reader(request, workspace_slug, locale), utc_now(), announcement
+        snapshot, _reader(scope, headers, slug, query.locale), utc_now(), handle
     )
-    return _conditional(request, rendered, "text/html; charset=utf-8")
+    await _answer(send, headers, rendered, _HTML)
 
 
-# HEAD too (feed readers and link checkers ask it), answered by the same functions; kept
-# out of the OpenAPI document, where each would repeat its GET.
-for _route in list(router.routes):
-    if isinstance(_route, APIRoute) and _route.path.startswith("/changelog/{workspace_slug}"):
-        router.add_api_route(
-            _route.path, _route.endpoint, methods=["HEAD"], include_in_schema=False
-        )
+_HTML = "text/html; charset=utf-8"
+_HEADERS = frozenset((b"host", b"accept-language", b"if-none-match", b"if-modified-since"))
+_SLUG = {"type": "string", "pattern": SLUG_PATTERN}
+_NOT_FOUND = {404: "No such changelog, page or announcement."}
+
+CHANGELOG_HOT_ROUTES = (
+    HotRoute(
+        "/changelog/{workspace_slug}/feed.{kind}",
+        "GET",
+        changelog_feed,
+        name="changelog_feed",
+        status=200,
+        media_types=tuple(MEDIA_TYPES.values()),
+        tags=("changelog",),
+        path_parameters={
+            "workspace_slug": _SLUG,
+            "kind": {"type": "string", "enum": list(MEDIA_TYPES), "pattern": "^(atom|rss|json)$"},
+        },
+        query=FeedQuery,
+        other_responses=_NOT_FOUND,
+    ),
+    HotRoute(
+        "/changelog/{workspace_slug}",
+        "GET",
+        changelog_page,
+        name="changelog_page",
+        status=200,
+        media_types=(_HTML,),
+        tags=("changelog",),
+        path_parameters={"workspace_slug": _SLUG},
+        query=PageQuery,
+        other_responses=_NOT_FOUND,
+    ),
+    HotRoute(
+        "/changelog/{workspace_slug}/{announcement}",
+        "GET",
+        changelog_entry,
+        name="changelog_entry",
+        status=200,
+        media_types=(_HTML,),
+        tags=("changelog",),
+        path_parameters={"workspace_slug": _SLUG, "announcement": {"type": "string"}},
+        query=EntryQuery,
+        other_responses=_NOT_FOUND,
+    ),
+)
 
 
-def _runtime(request: Request) -> ChangelogRuntime:
-    runtime: ChangelogRuntime = request.app.state.changelog
+_Query = TypeVar("_Query", bound=BaseModel)
+
+
+def _parse(model: type[_Query], scope: Scope) -> _Query:
+    """The query, validated by its model: a 422 naming the parameter otherwise."""
+    try:
+        return model.model_validate(dict(query_pairs(scope)))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise invalid_field(str(error["loc"][0]), error["msg"]) from None
+
+
+def _runtime(scope: Scope) -> ChangelogRuntime:
+    runtime: ChangelogRuntime = scope["app"].state.changelog
     return runtime
 
 
-def _reader(request: Request, workspace_slug: str, locale: str | None) -> Reader:
+def _reader(scope: Scope, headers: dict[bytes, str], slug: str, locale: str | None) -> Reader:
     if locale is not None:
         try:
             languages: tuple[str, ...] = (normalize_locale(locale),)
         except ValueError as exc:
             raise invalid_field("locale", str(exc)) from None
     else:
-        languages = accepted_tags(request.headers.get("accept-language"))
-    on_own_host = request.scope.get("changelog_host") is not None
+        languages = accepted_tags(headers.get(b"accept-language"))
+    host = headers.get(b"host")
+    if host is None:
+        server_host, port = scope["server"]
+        host = f"{server_host}:{port}"
+    on_own_host = scope.get("changelog_host") is not None
     return Reader(
-        origin=f"{request.url.scheme}://{request.url.netloc}",
-        root="" if on_own_host else f"/changelog/{workspace_slug}",
+        origin=f"{scope['scheme']}://{host}",
+        root="" if on_own_host else f"/changelog/{slug}",
         languages=languages,
     )
 
 
-def _conditional(request: Request, rendered: Rendered, media_type: str) -> Response:
+async def _answer(
+    send: Send, headers: dict[bytes, str], rendered: Rendered, media_type: str
+) -> None:
     """The rendered response, or a 304 when the client's copy is current (RFC 9110 13.2.2:
     If-None-Match decides when sent; If-Modified-Since only without it)."""
     last_modified = rendered.last_modified.replace(microsecond=0)
-    headers = {
-        "ETag": f'"{rendered.etag}"',
-        "Last-Modified": format_datetime(last_modified, usegmt=True),
-        "Cache-Control": _CACHE_CONTROL,
-        "Vary": "Accept-Language",
-        "X-Content-Type-Options": "nosniff",
-    }
+    raw = [
+        (b"etag", f'"{rendered.etag}"'.encode()),
+        (b"last-modified", format_datetime(last_modified, usegmt=True).encode()),
+        (b"cache-control", _CACHE_CONTROL.encode()),
+        (b"vary", b"Accept-Language"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
     if rendered.content_security_policy is not None:
-        headers["Content-Security-Policy"] = rendered.content_security_policy
-        headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    if_none_match = request.headers.get("if-none-match")
+        raw.append((b"content-security-policy", rendered.content_security_policy.encode()))
+        raw.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+    if_none_match = headers.get(b"if-none-match")
     if if_none_match is not None:
-        if if_none_match_hits(if_none_match, rendered.etag):
-            return Response(status_code=304, headers=headers)
-    elif _not_modified_since(request.headers.get("if-modified-since"), last_modified):
-        return Response(status_code=304, headers=headers)
-    return Response(rendered.body, media_type=media_type, headers=headers)
+        fresh = if_none_match_hits(if_none_match, rendered.etag)
+    else:
+        fresh = _not_modified_since(headers.get(b"if-modified-since"), last_modified)
+    if fresh:
+        status, body = 304, b""
+    else:
+        status, body = 200, rendered.body
+        raw.append((b"content-type", media_type.encode()))
+        raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _not_modified_since(header: str | None, last_modified: datetime) -> bool:

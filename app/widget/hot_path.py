@@ -1,36 +1,21 @@
-"""The two routes every end user calls, served without FastAPI's per-request machinery.
+"""The two routes every end user calls: ``GET /v1/widget/announcements`` and
+``POST /v1/widget/events``, hot routes (app/kit/hot_routes.py) since they decide what a
+Tidings server costs to run. ``WIDGET_HOT_ROUTES`` declares each once: the endpoint that
+serves it, and the pydantic models its OpenAPI entry is generated from; the query's
+bounds the endpoint checks come from those models.
 
-``GET /v1/widget/announcements`` and ``POST /v1/widget/events`` decide what a Tidings
-server costs to run, and FastAPI's and Starlette's own layers (error and telemetry
-middleware, the exception middleware, the router, the request/response adapters) were
-about a quarter of a feed poll (docs/performance.md). So ``TidingsApp`` hands these two
-paths to ``HotRoutes`` before any of that. ``WIDGET_HOT_ROUTES`` declares each once: the
-endpoint that serves it, and the pydantic models its OpenAPI entry is generated from
-(``document_hot_routes``); the query's bounds the endpoint checks come from those models.
-
-They still pass through the same request middleware as every other route (the list
-``app.main.request_middleware`` returns: request id, log and metrics, rate limits,
-deadline, body limit), and an exception is answered by the same handlers as anywhere
-else (``app.errors.exception_response``). Both are raw ASGI endpoints: they read the few
-query parameters and headers they need themselves, with the same rules and errors as
-the rest of the API (``app.kit.bodies``, ``app.workspaces.auth``), and send bytes.
+Both are raw ASGI endpoints: they read the few query parameters and headers they need
+themselves, with the same rules and errors as the rest of the API (``app.kit.bodies``,
+``app.workspaces.auth``), and send bytes.
 """
 
-import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qsl
+from collections.abc import Callable, Mapping
 
-from fastapi import FastAPI
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from app.end_users.visitors import Visitor
-from app.errors import exception_response, invalid_field
+from app.errors import invalid_field
 from app.feed.plan import render_feed
 from app.feed.render import changelog_url
 from app.feed.schemas import FeedQuery, FeedResponse
@@ -38,6 +23,7 @@ from app.feed.snapshot import WorkspaceSnapshot
 from app.ingest.ingestor import BUSY
 from app.ingest.schemas import EventsRequest, EventsResult
 from app.kit.bodies import parse_json_object, receive_body, refuse_other_than_json
+from app.kit.hot_routes import HotRoute, headers_of, query_pairs
 from app.middleware import deadline_of
 from app.serving import shed_when_busy
 from app.widget.cors import add_cors_headers, refuse_foreign_origin
@@ -46,104 +32,9 @@ from app.widget.schemas import beacon_body_doc
 from app.workspaces.auth import QueryPairs, publishable_key_from
 from app.workspaces.key_cache import PublishableKeyCache
 
-Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class HotRoute:
-    path: str  # also the route's name in metrics and access logs, as for any route
-    method: str
-    endpoint: Endpoint
-    # What OpenAPI says of it: its name (the operation id's first part), success status
-    # and body, query parameters, request body, and other answers it gives.
-    name: str
-    status: int
-    response: type[BaseModel]
-    query: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
-    other_responses: Mapping[int, str] = field(default_factory=dict)
-
-    def operation(self) -> dict[str, Any]:
-        """The route's OpenAPI operation, as FastAPI would write it for a route of its own."""
-        operation: dict[str, Any] = {
-            "tags": ["widget"],
-            "summary": self.name.replace("_", " ").title(),
-            "description": _description(self.endpoint),
-            "operationId": _operation_id(self.name, self.path, self.method),
-            "security": [{"APIKeyQuery": []}, {"APIKeyHeader": []}],
-        }
-        if self.query is not None:
-            parameters = []
-            for name, property_ in self.query.model_json_schema()["properties"].items():
-                property_.pop("default", None)  # "not sent" is what an optional one means
-                parameters.append(
-                    {"name": name, "in": "query", "required": False, "schema": property_}
-                )
-            operation["parameters"] = parameters
-        if self.body is not None:
-            operation["requestBody"] = beacon_body_doc(self.body)["requestBody"]
-        responses: dict[str, Any] = {
-            str(self.status): {
-                "description": "Successful Response",
-                "content": {"application/json": {"schema": _ref(self.response)}},
-            }
-        }
-        for status, description in self.other_responses.items():
-            responses[str(status)] = {"description": description}
-        operation["responses"] = responses
-        return operation
-
-
-class HotRoutes:
-    def __init__(self, routes: Sequence[HotRoute], middleware: Sequence[Middleware]) -> None:
-        self._routes = {route.path: route for route in routes}
-        app: ASGIApp = self._dispatch
-        for cls, args, kwargs in reversed(middleware):
-            app = cls(app, *args, **kwargs)
-        self._app = app
-
-    def route_for(self, scope: Scope) -> HotRoute | None:
-        route = self._routes.get(_route_path(scope))
-        if route is None:
-            return None
-        method = scope["method"]
-        # HEAD is GET without the body (the server drops it), as on Starlette's routes.
-        return route if method == route.method or (method, route.method) == _HEAD else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, route: HotRoute) -> None:
-        scope["route"] = route
-        await self._app(scope, receive, send)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route: HotRoute = scope["route"]
-        try:
-            await route.endpoint(scope, receive, send)
-        except Exception as exc:
-            # The endpoints send nothing before they are sure of their answer.
-            response = await exception_response(Request(scope, receive), exc)
-            await response(scope, receive, send)
-
-
-_HEAD = ("HEAD", "GET")
-
-
-def _route_path(scope: Scope) -> str:
-    """The path the routes see: without the ``root_path`` a proxy mounts the app under."""
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if (
-        root_path
-        and path.startswith(root_path)
-        and path[len(root_path) : len(root_path) + 1] == "/"
-    ):
-        return path[len(root_path) :]
-    return path
-
-
 # --- the feed --------------------------------------------------------------------------
 
-# The headers the two routes read; the first of each counts, as for Starlette's
-# ``Headers.get``.
+# The headers the two routes read.
 _HEADERS = frozenset(
     (
         b"x-tidings-key",
@@ -167,27 +58,6 @@ def _max_lengths(model: type[BaseModel]) -> dict[str, int]:
 
 
 _QUERY_LIMITS = _max_lengths(FeedQuery)
-
-
-def _headers(scope: Scope) -> dict[bytes, str]:
-    found: dict[bytes, str] = {}
-    for name, value in scope["headers"]:
-        if name in _HEADERS and name not in found:
-            found[name] = value.decode("latin-1")
-    return found
-
-
-def _query(scope: Scope) -> list[tuple[str, str]]:
-    # As Starlette's QueryParams: latin-1, blank values kept, every pair in order (a
-    # repeated name's values are all checked for secrets; for the rest the last one wins).
-    query: str = scope["query_string"].decode("latin-1")
-    if "%" in query or "+" in query:
-        return parse_qsl(query, keep_blank_values=True)
-    # Nothing to unescape (the widget's own polls): the same pairs, without parse_qsl.
-    return [
-        (name, value)
-        for name, _, value in (pair.partition("=") for pair in query.split("&") if pair)
-    ]
 
 
 def _bounded(query: Mapping[str, str], name: str) -> str | None:
@@ -226,8 +96,8 @@ async def serve_feed(scope: Scope, receive: Receive, send: Send) -> None:
 
     Strong `ETag`; `If-None-Match` answers 304 with no body when nothing changed.
     """
-    headers = _headers(scope)
-    pairs = _query(scope)
+    headers = headers_of(scope, _HEADERS)
+    pairs = query_pairs(scope)
     runtime, snapshot = await _workspace_of(scope, headers, pairs)
     query = dict(pairs)
     visitor = Visitor(
@@ -270,8 +140,8 @@ async def serve_events(scope: Scope, receive: Receive, send: Send) -> None:
 
     202 means committed. Retrying a batch never counts an event twice.
     """
-    headers = _headers(scope)
-    runtime, snapshot = await _workspace_of(scope, headers, _query(scope))
+    headers = headers_of(scope, _HEADERS)
+    runtime, snapshot = await _workspace_of(scope, headers, query_pairs(scope))
     origin = headers.get(b"origin")
     refuse_foreign_origin(origin, snapshot)
     refuse_other_than_json(headers.get(b"content-type"))
@@ -287,20 +157,8 @@ async def serve_events(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _description(endpoint: Endpoint) -> str:
-    lines = (endpoint.__doc__ or "").strip().splitlines()
-    # As FastAPI: the docstring, its indentation removed.
-    return "\n".join(line.strip() for line in lines)
-
-
-def _operation_id(name: str, path: str, method: str) -> str:
-    # FastAPI's own rule, so the ids stay what clients generated from the document know.
-    return re.sub(r"\W", "_", f"{name}{path}") + f"_{method.lower()}"
-
-
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
+_TAGS = ("widget",)
+_SECURITY: tuple[dict[str, list[str]], ...] = ({"APIKeyQuery": []}, {"APIKeyHeader": []})
 
 WIDGET_HOT_ROUTES = (
     HotRoute(
@@ -309,6 +167,8 @@ WIDGET_HOT_ROUTES = (
         serve_feed,
         name="get_feed",
         status=200,
+        tags=_TAGS,
+        security=_SECURITY,
         response=FeedResponse,
         query=FeedQuery,
         other_responses={304: "Not modified (If-None-Match matched the ETag)."},
@@ -319,8 +179,11 @@ WIDGET_HOT_ROUTES = (
         serve_events,
         name="record_events",
         status=202,
+        tags=_TAGS,
+        security=_SECURITY,
         response=EventsResult,
         body=EventsRequest,
+        request_body=beacon_body_doc(EventsRequest)["requestBody"],
     ),
 )
 
@@ -329,28 +192,3 @@ def shed_events_when_busy(runtime: WidgetRuntime) -> Callable[[], None]:
     """While the event writer's queue is full, batches are refused before the application
     (app/serving.py), not after reaching ``serve_events``. Returns what undoes it."""
     return shed_when_busy("POST", EVENTS_PATH, runtime.ingestor.is_busy, BUSY)
-
-
-def document_hot_routes(app: FastAPI, routes: Sequence[HotRoute]) -> None:
-    """Add the hot routes to the app's OpenAPI document, with the schemas they refer to."""
-    build_document = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        document = build_document()  # built once and cached by FastAPI
-        paths = document.setdefault("paths", {})
-        if all(route.method.lower() in paths.get(route.path, {}) for route in routes):
-            return document
-        for route in routes:
-            paths.setdefault(route.path, {})[route.method.lower()] = route.operation()
-        models: list[tuple[type[BaseModel], Any]] = []
-        for route in routes:
-            models.append((route.response, "serialization"))
-            if route.body is not None:
-                models.append((route.body, "validation"))
-        _, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        for name, schema in definitions.get("$defs", {}).items():
-            schemas.setdefault(name, schema)
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]

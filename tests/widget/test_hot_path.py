@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 
 from app.kit.etags import if_none_match_hits
-from app.widget.hot_path import _query
+from app.kit.hot_routes import query_pairs as _query
 from tests.fixtures.widget_client import WidgetClient
 
 _QUERY_TEXT = st.text(alphabet="ab=&%+20Cé-_", max_size=40)
