@@ -89,6 +89,7 @@ def browser_zone(request: Request) -> str:
 
 def read_range(
     request: Request,
+    workspace_zone: str | None,
     range_: str | None,
     from_: str | None,
     to: str | None,
@@ -96,11 +97,12 @@ def read_range(
     tz: str | None,
 ) -> RangeForm:
     """A preset (the last 7, 30 or 90 days, today included) or dates, resolved as the API
-    resolves ``from``/``to`` (a bare ``to`` date includes that day)."""
+    resolves ``from``/``to`` (a bare ``to`` date includes that day). The zone: the one
+    asked for, else the workspace's, else the browser's."""
     values = {
         "range": range_ if range_ in (*PRESETS, "custom") else DEFAULT_PRESET,
         "interval": Interval(interval).value if interval in tuple(Interval) else "day",
-        "tz": (tz or "").strip() or browser_zone(request),
+        "tz": (tz or "").strip() or workspace_zone or browser_zone(request),
         "from": (from_ or "").strip(),
         "to": (to or "").strip(),
     }
@@ -178,7 +180,7 @@ async def announcement_engagement(
     announcement = to_public(
         await announcement_service.get(session, context.workspace.id, announcement_id)
     )
-    form = read_range(request, range_, from_, to, interval, tz)
+    form = read_range(request, context.workspace.time_zone, range_, from_, to, interval, tz)
     page = "engagement/announcement.html"
     if form.window is None:
         raise Refused(_render(request, page, form, 422, context=context, announcement=announcement))
@@ -212,7 +214,7 @@ async def announcement_engagement_csv(
 ) -> Response:
     """The series shown on the page, as ``GET /v1/announcements/{id}/stats?format=csv``."""
     await announcement_service.get(session, context.workspace.id, announcement_id)
-    form = read_range(request, "custom", from_, to, interval, tz)
+    form = read_range(request, context.workspace.time_zone, "custom", from_, to, interval, tz)
     if form.window is None:
         raise InvalidInput("; ".join(form.errors.values()))
     stats = await engagement_service.announcement_stats(
@@ -265,7 +267,7 @@ async def workspace_engagement(
     tz: ZoneQuery = None,
     sort: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
-    form = read_range(request, range_, from_, to, Interval.day, tz)
+    form = read_range(request, context.workspace.time_zone, range_, from_, to, Interval.day, tz)
     order = _sort(sort)
     page = "engagement/workspace.html"
     if form.window is None:
@@ -295,7 +297,7 @@ async def workspace_engagement_csv(
     sort: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     """The overview's rows, as ``GET /v1/stats?format=csv``."""
-    form = read_range(request, "custom", from_, to, Interval.day, tz)
+    form = read_range(request, context.workspace.time_zone, "custom", from_, to, Interval.day, tz)
     if form.window is None:
         raise InvalidInput("; ".join(form.errors.values()))
     rows, _ = await engagement_service.workspace_stats(

@@ -1,8 +1,10 @@
-"""Workspace settings in the console (owners): allowed origins, identity verification and
-its secrets, API keys (a new key shown once), and the embed snippet. Every change is a
-``workspace_service`` call, as the API's ``PATCH /v1/workspace`` and ``/v1/keys`` make."""
+"""Workspace settings in the console (owners): allowed origins, the time zone, identity
+verification and its secrets, API keys (a new key shown once), and the embed snippet.
+Every change is a ``workspace_service`` call, as the API's ``PATCH /v1/workspace`` and
+``/v1/keys`` make."""
 
 from typing import Any
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
@@ -20,6 +22,9 @@ from app.workspaces.schemas import ApiKeyCreate, IdentityVerification, Workspace
 from app.workspaces.service import workspace_service
 
 router = APIRouter(prefix="/console/w/{slug}", route_class=ConsoleRoute, include_in_schema=False)
+
+# What the time zone menu offers: every IANA zone this system knows, "Area/City" first.
+ZONES = sorted(available_timezones(), key=lambda zone: ("/" not in zone, zone))
 
 NOTICES = {
     "saved": "Settings saved.",
@@ -54,6 +59,7 @@ async def _settings_page(
         publishable_key=publishable,
         origin=f"{request.url.scheme}://{request.url.netloc}",
         verifications=[value.value for value in IdentityVerification],
+        zones=ZONES,
         notice=notice,
         problem=problem,
         new_key=new_key,
@@ -102,6 +108,14 @@ async def save_origins(
     lines = text(await request.form(), "allowed_origins", 20_000).splitlines()
     origins = [line.strip() for line in lines if line.strip()]
     return await _update(request, context, session, {"allowed_origins": origins}, "saved")
+
+
+@router.post("/settings/zone")
+async def save_zone(
+    request: Request, context: WorkspaceDep, session: SessionDep, _csrf: CsrfDep
+) -> Response:
+    zone = text(await request.form(), "time_zone", 64) or None
+    return await _update(request, context, session, {"time_zone": zone}, "saved")
 
 
 @router.post("/settings/identity")

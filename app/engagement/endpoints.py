@@ -33,7 +33,14 @@ ToQuery = Annotated[
         json_schema_extra=_MOMENT,
     ),
 ]
-TzQuery = Annotated[str, Query(max_length=64, description="IANA time zone of the buckets.")]
+TzQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="IANA time zone of the buckets (default: the workspace's `time_zone`, "
+        "else UTC).",
+    ),
+]
 SortQuery = Annotated[str, Query(max_length=32, description="A figure; prefix - to descend.")]
 FormatQuery = Annotated[str | None, Query(pattern="^(json|csv)$", description="json or csv")]
 _CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}}
@@ -70,7 +77,7 @@ async def announcement_stats(
     from_: FromQuery = None,
     to: ToQuery = None,
     interval: Interval = Interval.day,
-    tz: TzQuery = "UTC",
+    tz: TzQuery = None,
     format: FormatQuery = None,
 ) -> Response:
     """Engagement of one announcement: totals and a series by hour or day in `tz`.
@@ -80,7 +87,8 @@ async def announcement_stats(
     `?format=csv`.
     """
     announcement = await announcement_service.get(session, auth.workspace_id, announcement_id)
-    window = resolve_range(from_, to, interval, tz, default_start=announcement.created_at)
+    zone = tz or await engagement_service.default_zone(session, auth.workspace_id)
+    window = resolve_range(from_, to, interval, zone, default_start=announcement.created_at)
     stats = await engagement_service.announcement_stats(
         session, auth.workspace_id, announcement_id, window
     )
@@ -96,7 +104,7 @@ async def workspace_stats(
     auth: SecretKeyAuth,
     from_: FromQuery = None,
     to: ToQuery = None,
-    tz: TzQuery = "UTC",
+    tz: TzQuery = None,
     sort: SortQuery = "-impressions",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -106,7 +114,8 @@ async def workspace_stats(
 
     CSV (`Accept: text/csv` or `?format=csv`) has every row, not one page.
     """
-    window = resolve_range(from_, to, Interval.day, tz)
+    zone = tz or await engagement_service.default_zone(session, auth.workspace_id)
+    window = resolve_range(from_, to, Interval.day, zone)
     wants_csv = _wants_csv(request, format)
     rows, next_cursor = await engagement_service.workspace_stats(
         session,

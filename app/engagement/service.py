@@ -23,6 +23,7 @@ from app.engagement.series import (
 from app.errors import invalid_field
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.time import supported_day, supported_instant, utc_now
+from app.workspaces.repository import WorkspaceRepository
 
 MAX_RANGE = timedelta(days=400)
 DEFAULT_RANGE = timedelta(days=30)
@@ -113,6 +114,12 @@ def resolve_range(
 
 
 class EngagementService:
+    async def default_zone(self, session: AsyncSession, workspace_id: str) -> str:
+        """The zone figures are counted in when the request names none: the workspace's
+        ``time_zone``, else UTC."""
+        workspace = await WorkspaceRepository(session).get(workspace_id)
+        return (workspace.time_zone if workspace is not None else None) or "UTC"
+
     async def announcement_stats(
         self, session: AsyncSession, workspace_id: str, announcement_id: str, window: StatsRange
     ) -> dict[str, Any]:

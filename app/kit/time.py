@@ -1,5 +1,6 @@
 from datetime import UTC, date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
@@ -52,3 +53,14 @@ Instant = Annotated[
     AfterValidator(supported_instant),
     Field(description=f"An RFC 3339 date-time with an offset; {SUPPORTED_RANGE}."),
 ]
+
+
+def iana_zone(name: str) -> str:
+    """``name`` when it names an IANA time zone (``Europe/Berlin``), else ValueError."""
+    try:
+        return ZoneInfo(name).key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+
+
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(iana_zone)]

@@ -30,5 +30,7 @@ class Workspace(SQLModel, table=True):
     changelog_product_url: str | None = Field(default=None, max_length=2000)
     # A host name of the workspace's own (changelog.example.com) serving its changelog at /.
     changelog_host: str | None = Field(default=None, max_length=253, unique=True)
+    # The IANA zone engagement is bucketed in by default (console charts, stats API).
+    time_zone: str | None = Field(default=None, max_length=64)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

@@ -10,6 +10,7 @@ from app.changelog.theme import parse_hex, to_hex
 from app.kit.origins import normalize_origin
 from app.kit.schemas import InputModel, OutputModel, PatchModel
 from app.kit.slugs import SLUG_PATTERN
+from app.kit.time import TimeZone
 from app.workspaces.keys import KeyKind
 
 Origin = Annotated[str, AfterValidator(normalize_origin)]
@@ -45,6 +46,7 @@ class WorkspaceUpdate(PatchModel):
             "changelog_accent",
             "changelog_product_url",
             "changelog_host",
+            "time_zone",
         }
     )
 
@@ -88,6 +90,11 @@ class WorkspaceUpdate(PatchModel):
         description="A host name of your own (changelog.example.com) whose requests are "
         "answered with this changelog at `/`; unique across the instance.",
     )
+    time_zone: TimeZone | None = Field(
+        default=None,
+        description="IANA zone (Europe/Berlin) engagement is counted in by default: the "
+        "stats API without `tz`, the console's charts. Unset: UTC.",
+    )
 
 
 class IdentitySecretPublic(OutputModel):
@@ -112,6 +119,7 @@ class WorkspacePublic(OutputModel):
     changelog_accent: str | None
     changelog_product_url: str | None
     changelog_host: str | None
+    time_zone: str | None
     created_at: datetime
     updated_at: datetime
 

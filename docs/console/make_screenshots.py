@@ -269,6 +269,11 @@ def capture(origin: str, slug: str, charted_id: str) -> None:
                 for name in ("members", "settings", "audit"):
                     page.goto(f"{origin}/console/w/{slug}/{name}")
                     shoot(page, name, scheme, size)
+                page.goto(f"{origin}/console/w/{slug}/settings")
+                page.locator("#zone-title").evaluate(
+                    "title => title.scrollIntoView({block: 'center'})"
+                )
+                shoot(page, "settings-zone", scheme, size)
                 context.close()
         browser.close()
 

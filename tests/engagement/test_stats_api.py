@@ -168,6 +168,41 @@ class TestSeries:
         assert by_start["2026-10-25T02:00:00+01:00"] == 2
         assert hourly["totals"]["impressions"] == 7
 
+    async def test_without_tz_the_workspace_zone_counts_and_a_bad_zone_is_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        a = await create_announcement(session, tenant.workspace_id, status="published")
+        delta = StatsDelta()
+        delta.add(
+            a.id, datetime(2026, 10, 25, 23, 0, tzinfo=UTC), "impressions", 1
+        )  # 26th in Berlin
+        await EngagementRepository(session).add_stats(delta.rows(tenant.workspace_id))
+        await session.commit()
+        days = {"from": "2026-10-25", "to": "2026-10-26"}
+
+        in_utc = await stats(client, tenant, a.id, **days)
+        assert in_utc["tz"] == "UTC"
+        assert [p["impressions"] for p in in_utc["series"]] == [1, 0]
+
+        bad = await client.patch(
+            "/v1/workspace", json={"time_zone": "Mars/Olympus"}, headers=tenant.auth
+        )
+        assert "Mars/Olympus" in str(assert_problem(bad, 422))
+        patched = await client.patch(
+            "/v1/workspace", json={"time_zone": "Europe/Berlin"}, headers=tenant.auth
+        )
+        assert patched.status_code == 200 and patched.json()["time_zone"] == "Europe/Berlin"
+        in_berlin = await stats(client, tenant, a.id, **days)
+        assert in_berlin["tz"] == "Europe/Berlin"
+        assert [p["impressions"] for p in in_berlin["series"]] == [0, 1]
+        listed = await client.get("/v1/stats", params=days, headers=tenant.auth)
+        assert listed.json()["tz"] == "Europe/Berlin"
+        # A zone asked for still wins; null goes back to UTC.
+        asked = await stats(client, tenant, a.id, tz="Asia/Tokyo", **days)
+        assert asked["tz"] == "Asia/Tokyo"
+        await client.patch("/v1/workspace", json={"time_zone": None}, headers=tenant.auth)
+        assert (await stats(client, tenant, a.id, **days))["tz"] == "UTC"
+
     async def test_half_hour_zone_days_are_exact(
         self, client: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
     ) -> None:
