@@ -7,7 +7,7 @@ same routes answer at ``/`` (app/changelog/hosts.py rewrites the path first).
 """
 
 from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from fastapi import APIRouter, Response
@@ -28,8 +28,6 @@ from app.kit.time import utc_now
 
 router = APIRouter(tags=["changelog"])
 
-# Short: a visitor sees a new announcement within a minute; revalidation is a cheap 304.
-_CACHE_CONTROL = "public, max-age=60"
 _FOREVER = "public, max-age=31536000, immutable"
 
 
@@ -198,17 +196,8 @@ async def _answer(
 ) -> None:
     """The rendered response, or a 304 when the client's copy is current (RFC 9110 13.2.2:
     If-None-Match decides when sent; If-Modified-Since only without it)."""
+    raw = list(rendered.headers)
     last_modified = rendered.last_modified.replace(microsecond=0)
-    raw = [
-        (b"etag", f'"{rendered.etag}"'.encode()),
-        (b"last-modified", format_datetime(last_modified, usegmt=True).encode()),
-        (b"cache-control", _CACHE_CONTROL.encode()),
-        (b"vary", b"Accept-Language"),
-        (b"x-content-type-options", b"nosniff"),
-    ]
-    if rendered.content_security_policy is not None:
-        raw.append((b"content-security-policy", rendered.content_security_policy.encode()))
-        raw.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
     if_none_match = headers.get(b"if-none-match")
     if if_none_match is not None:
         fresh = if_none_match_hits(if_none_match, rendered.etag)

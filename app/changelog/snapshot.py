@@ -7,6 +7,7 @@ dictionary lookup, like the widget's feed (app/kit/snapshots.py re-checks the ve
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +57,24 @@ class Rendered:
     etag: str  # the strong tag's value, unquoted: a hash of ``body``
     last_modified: datetime
     content_security_policy: str | None = None
+    # What every answer with it carries, 200 or 304 (app/changelog/endpoints.py), encoded
+    # once: it is served many times.
+    headers: tuple[tuple[bytes, bytes], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        last_modified = format_datetime(self.last_modified.replace(microsecond=0), usegmt=True)
+        headers = [
+            (b"etag", f'"{self.etag}"'.encode()),
+            (b"last-modified", last_modified.encode()),
+            # Short: a new announcement shows within a minute; revalidating is a cheap 304.
+            (b"cache-control", b"public, max-age=60"),
+            (b"vary", b"Accept-Language"),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        if self.content_security_policy is not None:
+            headers.append((b"content-security-policy", self.content_security_policy.encode()))
+            headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+        object.__setattr__(self, "headers", tuple(headers))
 
 
 @dataclass(frozen=True, slots=True)
