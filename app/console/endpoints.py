@@ -51,6 +51,7 @@ def install_console(app: FastAPI) -> None:
         engagement_pages,
         settings_pages,
         team_pages,
+        webhook_pages,
     )
 
     app.state.console_pages = Pages(StaticAssets())
@@ -60,6 +61,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(engagement_pages.router)
     app.include_router(team_pages.router)
     app.include_router(settings_pages.router)
+    app.include_router(webhook_pages.router)
     app.include_router(fallback_router)
 
 

@@ -18,8 +18,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,32 @@ async def seed(url: str) -> tuple[str, str, str]:
         await engine.dispose()
 
 
+class _Accepting(BaseHTTPRequestHandler):
+    """A webhook receiver that takes everything (204)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def add_webhooks(origin: str, secret_key: str, receiver_url: str) -> None:
+    """One endpoint that receives, one (Slack) that nobody answers: a delivery retried."""
+    auth = {"Authorization": f"Bearer {secret_key}"}
+    with httpx.Client(base_url=origin, headers=auth) as api:
+        api.post(
+            "/v1/webhooks",
+            json={"url": receiver_url + "tidings", "description": "Release notes bot"},
+        ).raise_for_status()
+        api.post(
+            "/v1/webhooks",
+            json={"url": "http://127.0.0.1:9/slack", "kind": "slack", "description": "#product"},
+        ).raise_for_status()
+
+
 def publish_through_the_api(origin: str, secret_key: str) -> list[str]:
     """The samples, as a deploy script would send them (the audit log names its key)."""
     auth = {"Authorization": f"Bearer {secret_key}"}
@@ -186,7 +214,12 @@ def main() -> None:
         upgrade_database(url)
         slug, workspace_id, secret_key = asyncio.run(seed(url))
         port = free_port()
-        env = {**os.environ, "TIDINGS_DATABASE_URL": url, "TIDINGS_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "TIDINGS_DATABASE_URL": url,
+            "TIDINGS_LOG_LEVEL": "WARNING",
+            "TIDINGS_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver below is on 127.0.0.1
+        }
         command = [sys.executable, "-c", "from app.cli import main; main()", "serve"]
         server = subprocess.Popen([*command, "--port", str(port)], cwd=directory, env=env)
         origin = f"http://127.0.0.1:{port}"
@@ -197,7 +230,11 @@ def main() -> None:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
+            receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Accepting)
+            threading.Thread(target=receiver.serve_forever, daemon=True).start()
+            add_webhooks(origin, secret_key, f"http://127.0.0.1:{receiver.server_address[1]}/")
             ids = publish_through_the_api(origin, secret_key)
+            time.sleep(2)  # the deliveries
             asyncio.run(seed_engagement(url, workspace_id, ids))
             capture(origin, slug, ids[0])
         finally:
@@ -269,6 +306,10 @@ def capture(origin: str, slug: str, charted_id: str) -> None:
                 for name in ("members", "settings", "audit"):
                     page.goto(f"{origin}/console/w/{slug}/{name}")
                     shoot(page, name, scheme, size)
+                page.goto(f"{origin}/console/w/{slug}/webhooks")
+                shoot(page, "webhooks", scheme, size)
+                page.get_by_role("link", name="/tidings").click()
+                shoot(page, "webhook", scheme, size)
                 page.goto(f"{origin}/console/w/{slug}/settings")
                 page.locator("#zone-title").evaluate(
                     "title => title.scrollIntoView({block: 'center'})"

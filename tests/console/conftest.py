@@ -32,7 +32,8 @@ T = TypeVar("T")
 def console_origin(database_url: str) -> Iterator[str]:
     # Not for the whole session: a server left running would hold the SQLite file (and
     # its write-ahead log) open under the tests of other packages.
-    with running_tidings(database_url) as origin:
+    # Webhooks to a receiver on 127.0.0.1 (test_webhooks.py).
+    with running_tidings(database_url, webhook_allow_private="true") as origin:
         yield origin
 
 
