@@ -235,6 +235,10 @@ def _preview_frame(
     return response
 
 
+# The widget's own ``theme`` command: the system's colors, or forced light or dark.
+PREVIEW_THEMES = ("auto", "light", "dark")
+
+
 def _preview_of(request: Request, form: EditorForm, announcement_id: str | None) -> Response:
     if not form.values["title"].strip():
         return _preview_frame(request, None, "Type a title to see the preview.")
@@ -244,6 +248,7 @@ def _preview_of(request: Request, form: EditorForm, announcement_id: str | None)
         return _preview_frame(request, None, f"Correct these fields to see the preview: {names}.")
     surface = str(form.values.get("preview_surface") or "as-set")
     locale = str(form.values.get("preview_locale") or "") or None
+    theme = str(form.values.get("preview_theme") or "")
     payload = {
         "feed": preview_feed(
             data,
@@ -253,6 +258,7 @@ def _preview_of(request: Request, form: EditorForm, announcement_id: str | None)
         ),
         "open_feed": surface == "feed" or data.display is Display.feed,
         "locale": locale,
+        "theme": theme if theme in PREVIEW_THEMES else "auto",
     }
     return _preview_frame(request, payload, None)
 
@@ -267,7 +273,7 @@ async def live_preview(request: Request, context: WorkspaceDep, _csrf: CsrfDep) 
     """The preview of the form as it stands (posted into the editor's preview frame)."""
     submitted = await request.form()
     form = EditorForm.read(submitted)
-    for name in ("preview_surface", "preview_locale"):
+    for name in ("preview_surface", "preview_locale", "preview_theme"):
         value = submitted.get(name)
         form.values[name] = value if isinstance(value, str) else ""
     announcement_id = submitted.get("announcement_id")
@@ -282,11 +288,14 @@ async def saved_preview(
     session: SessionDep,
     preview_surface: Annotated[str, Query(max_length=20)] = "as-set",
     preview_locale: Annotated[str, Query(max_length=35)] = "",
+    preview_theme: Annotated[str, Query(max_length=8)] = "auto",
 ) -> Response:
     """The preview of the announcement as saved (what viewers, who cannot edit, refresh)."""
     announcement = await announcement_service.get(session, context.workspace.id, announcement_id)
     form = EditorForm.of(to_public(announcement))
-    form.values.update(preview_surface=preview_surface, preview_locale=preview_locale)
+    form.values.update(
+        preview_surface=preview_surface, preview_locale=preview_locale, preview_theme=preview_theme
+    )
     return _preview_of(request, form, announcement.id)
 
 

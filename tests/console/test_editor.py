@@ -249,6 +249,15 @@ class TestPreview:
         light = modal.evaluate("e => getComputedStyle(e).backgroundColor")
         page.emulate_media(color_scheme="dark")
         expect(modal).not_to_have_css("background-color", light)
+        dark = modal.evaluate("e => getComputedStyle(e).backgroundColor")
+        # Forced either way, whatever the system says (the widget's own theme command).
+        page.get_by_label("Colors").select_option("light")
+        expect(modal).to_have_css("background-color", light)
+        page.emulate_media(color_scheme="light")
+        page.get_by_label("Colors").select_option("dark")
+        expect(modal).to_have_css("background-color", dark)
+        page.get_by_label("Colors").select_option("auto")
+        expect(modal).to_have_css("background-color", light)
 
         # Shown as a feed item on request, whatever its display.
         page.get_by_label("Show as").select_option("feed")

@@ -19,5 +19,6 @@
   // The embed snippet's queue: a feed item is previewed in the opened feed panel.
   window.tidings = window.tidings || function () { (window.tidings.q = window.tidings.q || []).push(arguments); };
   window.tidings("identify", { user_id: "preview", locale: data.locale || undefined });
+  window.tidings("theme", data.theme || "auto");
   if (data.open_feed) window.tidings("open");
 })();
