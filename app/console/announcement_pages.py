@@ -33,7 +33,7 @@ from app.announcements.schemas import (
 from app.announcements.service import announcement_service
 from app.console.audience_rows import OPERATORS
 from app.console.auth import CsrfDep, WorkspaceContext, WorkspaceDep
-from app.console.forms import EditorForm, differences
+from app.console.forms import EditorForm, differences, what_to_fix
 from app.console.pages import preview_frame_policy
 from app.console.preview import PREVIEW_ID, SURFACES, preview_feed
 from app.console.routing import ConsoleRoute, Refused, pages_of
@@ -331,7 +331,7 @@ async def explain_audience(
             if isinstance(exc, ValidationError)
             else exc.errors
         )
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc)
+        detail = what_to_fix(errors) or str(exc)
         return pages_of(request).render(part, problem=detail)
     seed = saved_id or PREVIEW_ID
     explained = (

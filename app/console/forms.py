@@ -266,6 +266,11 @@ class EditorForm:
         return head if head in TEXT_INPUTS or head in FLAGS else "form"
 
 
+def what_to_fix(errors: Sequence[FieldError]) -> str:
+    """Field errors as the one sentence a form's alert shows: "url: ...; kind: ..."."""
+    return "; ".join(f"{error['field']}: {error['message']}" for error in errors)
+
+
 def differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
     """The inputs whose values differ between two forms (a 412's "what changed")."""
     names = [*TEXT_INPUTS, *FLAGS, "audience_segments", "translations"]

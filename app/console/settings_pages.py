@@ -14,6 +14,7 @@ from app.accounts.audit import Actor
 from app.accounts.schemas import Role
 from app.console.auth import CsrfDep, WorkspaceContext, WorkspaceDep
 from app.console.endpoints import text
+from app.console.forms import what_to_fix
 from app.console.routing import ConsoleRoute, Refused, pages_of
 from app.db import SessionDep
 from app.errors import AppError, field_errors_from_pydantic
@@ -87,8 +88,7 @@ async def _update(
             session, context.workspace, data, actor=Actor.of_member(context.member)
         )
     except ValidationError as exc:
-        errors = field_errors_from_pydantic(exc.errors())
-        problem = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        problem = what_to_fix(field_errors_from_pydantic(exc.errors()))
         raise Refused(
             await _settings_page(request, context, session, status_code=422, problem=problem)
         ) from None
@@ -144,8 +144,7 @@ async def create_key(
             {"kind": text(form, "kind", 16), "name": text(form, "name", 100) or "console"}
         )
     except ValidationError as exc:
-        errors = field_errors_from_pydantic(exc.errors())
-        problem = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        problem = what_to_fix(field_errors_from_pydantic(exc.errors()))
         raise Refused(
             await _settings_page(request, context, session, status_code=422, problem=problem)
         ) from None

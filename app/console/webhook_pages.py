@@ -13,6 +13,7 @@ from app.accounts.schemas import Role
 from app.config import Settings
 from app.console.auth import CsrfDep, WorkspaceContext, WorkspaceDep
 from app.console.endpoints import text
+from app.console.forms import what_to_fix
 from app.console.routing import ConsoleRoute, Refused, pages_of
 from app.db import SessionDep
 from app.errors import AppError, field_errors_from_pydantic
@@ -98,8 +99,7 @@ async def add_webhook(
             session, context.workspace.id, data, _settings(request)
         )
     except ValidationError as exc:
-        errors = field_errors_from_pydantic(exc.errors())
-        problem = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        problem = what_to_fix(field_errors_from_pydantic(exc.errors()))
         raise Refused(
             await _list_page(
                 request, context, session, status_code=422, problem=problem, form=values
