@@ -8,24 +8,18 @@ key (the application would have answered 401), and the connection goes on servin
 """
 
 import asyncio
-import fcntl
-import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.migrate import upgrade_database
-from tests.fixtures.databases import BACKENDS, fresh_database, in_thread
+from tests.fixtures.databases import BACKENDS, event_writers_held, fresh_database, in_thread
 from tests.fixtures.live_server import LiveServer, live_server
 from tests.fixtures.seeding import Seeded, seed_workspace
 
@@ -51,32 +45,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[
 @pytest.fixture(scope="module")
 def seeded(server: LiveServer, database: str) -> Seeded:
     return in_thread(asyncio.run, seed_workspace(database))
-
-
-@asynccontextmanager
-async def writer_held(database_url: str) -> AsyncIterator[None]:
-    """The server's event writer waits until the block ends (it is another process)."""
-    if database_url.startswith("sqlite"):
-        path = make_url(database_url).database
-        lock = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT)
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            os.close(lock)
-        return
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            transaction = await connection.begin()
-            await connection.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
-            try:
-                yield
-            finally:
-                await transaction.rollback()
-    finally:
-        await engine.dispose()
 
 
 def _batch(seeded: Seeded, count: int) -> bytes:
@@ -204,7 +172,7 @@ class TestShedding:
         host, port = server.base_url.removeprefix("http://").split(":")
         async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as client:
             shed_before = await _shed_count(client)
-            async with writer_held(database):
+            async with event_writers_held(database):
                 # The writer takes the first batch and waits; the second fills the queue.
                 first = asyncio.ensure_future(
                     client.post(

@@ -7,12 +7,10 @@ by the writer and waits inside its transaction; what comes after it waits in the
 """
 
 import asyncio
-import fcntl
-import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +18,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -29,6 +26,7 @@ from app.ingest.ingestor import EventIngestor
 from app.ingest.writer import IngestResult
 from app.kit.deadlines import Deadline
 from tests.fixtures.apps import NO_RATE_LIMITS, client_for, running_app
+from tests.fixtures.databases import event_writers_held
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
@@ -36,26 +34,9 @@ from tests.widget.test_ingest import incoming, ingestor_of, stored_events, submi
 from tests.workspaces.test_auth import assert_problem
 
 
-@asynccontextmanager
-async def writer_held(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+def writer_held(app: FastAPI, settings: Settings) -> AbstractAsyncContextManager[None]:
     """Every event writer on this database waits until the block ends."""
-    if settings.is_sqlite:
-        database = make_url(settings.database_url).database
-        other_worker = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT)
-        fcntl.flock(other_worker, fcntl.LOCK_EX)  # another worker's group is being written
-        try:
-            yield
-        finally:
-            fcntl.flock(other_worker, fcntl.LOCK_UN)
-            os.close(other_worker)
-        return
-    async with app.state.engine.connect() as connection:
-        transaction = await connection.begin()
-        await connection.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
-        try:
-            yield
-        finally:
-            await transaction.rollback()
+    return event_writers_held(settings.database_url)
 
 
 async def taken_by_the_writer(ingestor: EventIngestor, workspace_id: str, a: str) -> Any:
