@@ -125,6 +125,9 @@ class RequestMiddleware:
                 raise
         finally:
             del self._in_flight[id(exchange)]
+            # The scope and the exchange refer to each other: a cycle per request, left to
+            # the garbage collector (gen-2 pauses of 50-70 ms twice a second under load).
+            del scope[_EXCHANGE]
             if exchange.answering is not None:
                 await exchange.answering
         if exchange.too_large and not exchange.app_started and not exchange.expired:
