@@ -13,9 +13,10 @@ import { createHash } from 'node:crypto';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import * as esbuild from 'esbuild';
 
-// The first load (the loader) stays within the product's 6 KB gzipped; the chunk, fetched
-// once on the first open or auto-show and then cached for good, within 8 KB.
-const BUDGET = { 'widget.js': 6144, 'widget-ui.js': 8192 };
+// The first load (the loader) stays within 3 KB gzipped (issue 18; the product's budget for
+// the first load is 6 KB); the chunk, fetched once on the first open or auto-show and then
+// cached for good, within 8 KB.
+const BUDGET = { 'widget.js': 3840, 'widget-ui.js': 8192 };
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, 'dist');
 const check = process.argv.includes('--check');
@@ -32,11 +33,15 @@ const cssAsString = {
         minify: true,
         target: ['chrome90', 'firefox90', 'safari15'],
       });
-      return { contents: code.trim(), loader: 'text' };
+      // esbuild keeps the spaces a custom property's value was written with (`--a: var(--b, #fff)`).
+      return { contents: code.trim().replace(/([:,]) /g, '$1'), loader: 'text' };
     });
   },
 };
 
+// Properties whose names end in `_` are the widget's own (the loader's state it shares with
+// the chunk, the interfaces between modules): shortened, the same names in both files.
+let mangleCache = {};
 const bundle = async (entry, format) => {
   const result = await esbuild.build({
     entryPoints: [join(here, 'src', entry)],
@@ -51,10 +56,13 @@ const bundle = async (entry, format) => {
     // on strict-mode semantics).
     tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
     define: { VERSION: JSON.stringify(version), UI_VERSION: JSON.stringify(PLACEHOLDER) },
+    mangleProps: /_$/,
+    mangleCache,
     plugins: [cssAsString],
     write: false,
     logLevel: 'warning',
   });
+  mangleCache = result.mangleCache;
   return result.outputFiles[0].text;
 };
 

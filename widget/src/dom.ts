@@ -1,5 +1,5 @@
 // DOM helpers shared by the loader and the UI chunk: shadow hosts with adopted styles,
-// SVG icons without innerHTML (Trusted Types forbid it), the badge count.
+// SVG icons without innerHTML (Trusted Types forbid it), the push banner's spacer.
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -42,3 +42,14 @@ export const icon = (...paths: string[]): SVGSVGElement => {
 };
 
 export const CLOSE_ICON = 'M6 6l12 12M18 6 6 18';
+
+/** Push mode: an empty block of `height` px that moves the page's content aside, in the
+ * page's flow before <body> (or after it, `atBottom`). It works before <body> exists: a
+ * synchronous script in <head> reserves the space before the page's first paint. */
+export const spacer = (height: number, atBottom?: boolean): HTMLElement => {
+  const el = document.createElement('tidings-spacer');
+  el.style.setProperty('display', 'block', 'important');
+  el.style.setProperty('height', height + 'px', 'important');
+  document.documentElement.insertBefore(el, atBottom ? null : document.body);
+  return el;
+};

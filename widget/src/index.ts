@@ -17,7 +17,7 @@ guard(() => {
   if (!script?.dataset.key) return;
   // data-key, data-trigger, data-changelog-url (changelogUrl) ...: see Config. The nonce
   // attribute is hidden from the DOM after load; the property keeps it.
-  const config = { ...script.dataset, base: new URL(script.src).origin, nonce: script.nonce } as Config;
+  const config = { ...script.dataset, base_: new URL(script.src).origin, nonce_: script.nonce } as Config;
   const queue = w.tidings?.q || [];
   let widget: Widget | null = null;
   let identity: Identity | null = null;
@@ -28,19 +28,19 @@ guard(() => {
     identify(next: Identity) {
       identity = next;
       // After a shutdown (a logout), identifying again (a login) starts afresh.
-      widget ? widget.identify(next) : ensure();
+      widget ? widget.identify_(next) : ensure();
     },
-    open: () => widget?.open(),
-    close: () => widget?.close(),
+    open: () => widget?.open_(),
+    close: () => widget?.close_(),
     on(event: string, listener: unknown) {
       if (event != 'unread' || typeof listener != 'function') return;
       const safe = guard(listener as (count: number) => void);
       unreadListeners.push(safe);
-      widget?.onUnread(safe);
+      widget?.onUnread_(safe);
     },
-    theme: (theme: Theme) => /^(light|dark|auto)$/.test(theme) && widget?.theme((config.theme = theme)),
+    theme: (theme: Theme) => /^(light|dark|auto)$/.test(theme) && ((config.theme = theme), widget?.theme_()),
     shutdown() {
-      widget?.shutdown();
+      widget?.shutdown_();
       widget = identity = null;
     },
   };

@@ -6,8 +6,8 @@ import type { Config, Feed } from './types';
 const MIN_POLL_S = 5;
 const WAITING_RETRY_S = 5;
 
-export const apiUrl = ({ base, key }: Config, path: string, params?: Record<string, unknown>): string => {
-  const url = new URL('/v1/widget/' + path, base);
+export const apiUrl = ({ base_, key }: Config, path: string, params?: Record<string, unknown>): string => {
+  const url = new URL('/v1/widget/' + path, base_);
   const all: Record<string, unknown> = { key, ...params };
   for (const name in all) if (all[name] != null) url.searchParams.set(name, all[name] as string);
   return url.href;
@@ -15,24 +15,24 @@ export const apiUrl = ({ base, key }: Config, path: string, params?: Record<stri
 
 export interface PollerOptions {
   /** The feed's URL (GET, with the ETag when there is one). */
-  feedUrl(): string;
+  feedUrl_(): string;
   /** The identify request's body (POST, answered with the feed). */
-  identifyBody(): string;
-  apply(feed: Feed): void;
-  /** The request failed (down, refused, garbled). */
-  failed(): void;
+  identifyBody_(): string;
+  apply_(feed: Feed): void;
+  /** The request failed: `unreached` when it never got an answer (down, or refused by CORS). */
+  failed_(unreached: boolean): void;
   /** True while a user looks at the failure state: retry at a short, steady pace. */
-  isWaiting(): boolean;
+  isWaiting_(): boolean;
 }
 
 export interface Poller {
-  refresh(identify?: boolean): void;
+  refresh_(identify?: boolean): void;
   /** Another request got through: if the feed was failing, ask again now. */
-  succeeded(): void;
-  forgetEtag(): void;
-  pause(): void;
-  resume(): void;
-  stop(): void;
+  succeeded_(): void;
+  forgetEtag_(): void;
+  pause_(): void;
+  resume_(): void;
+  stop_(): void;
 }
 
 export const createPoller = (config: Config, options: PollerOptions): Poller => {
@@ -43,7 +43,6 @@ export const createPoller = (config: Config, options: PollerOptions): Poller => 
   let failures = 0;
   let sequence = 0;
   let isStopped = false;
-  let hasWarned = false;
 
   const schedule = (ms: number) => {
     nextPollAt = Date.now() + ms;
@@ -51,30 +50,19 @@ export const createPoller = (config: Config, options: PollerOptions): Poller => 
     if (!isStopped && !document.hidden) timer = setTimeout(refresh, ms);
   };
 
-  // A fetch that fails while the server answers a no-cors probe, and fails again right
-  // after it (not a server that just came back), was refused by CORS: the page's origin is
-  // not allowed. Say so once, in words the developer can act on.
-  const explainRefusal = () =>
-    hasWarned ||
-    fetch(options.feedUrl(), { mode: 'no-cors' })
-      .then(() => fetch(options.feedUrl()).then(() => {}, () => {
-        if (!hasWarned) console.warn(`Tidings: ${location.origin} is not in the workspace's allowed_origins`);
-        hasWarned = true;
-      }))
-      .catch(() => {});
-
   const refresh = async (identify?: boolean): Promise<void> => {
     const mine = ++sequence;
-    clearTimeout(timer);
+    let unreached = false;
     let delayS: number;
+    clearTimeout(timer);
     try {
       const response = await fetch(
-        identify ? apiUrl(config, 'identify') : options.feedUrl(),
+        identify ? apiUrl(config, 'identify') : options.feedUrl_(),
         identify
-          ? { method: 'POST', body: options.identifyBody() }
+          ? { method: 'POST', body: options.identifyBody_() }
           : { headers: etag ? { 'If-None-Match': etag } : {} },
       ).catch((error) => {
-        explainRefusal();
+        unreached = true;
         throw error;
       });
       if (response.status != 304) {
@@ -83,31 +71,31 @@ export const createPoller = (config: Config, options: PollerOptions): Poller => 
         if (mine != sequence || isStopped) return;
         etag = response.headers.get('ETag') || '';
         pollAfterS = feed.poll_after_s || pollAfterS;
-        options.apply(feed);
+        options.apply_(feed);
       }
       failures = 0;
       delayS = Math.max(MIN_POLL_S, pollAfterS);
     } catch {
       // Down, refused or garbled: back off (5 s doubling to 5 min) with jitter, quietly;
       // steadily every 5 s while someone is looking at "retrying".
-      delayS = options.isWaiting() ? WAITING_RETRY_S : Math.min(300, 5 * 2 ** failures++) * (0.5 + Math.random());
-      if (mine == sequence && !isStopped) options.failed();
+      delayS = options.isWaiting_() ? WAITING_RETRY_S : Math.min(300, 5 * 2 ** failures++) * (0.5 + Math.random());
+      if (mine == sequence && !isStopped) options.failed_(unreached);
     }
     if (mine == sequence) schedule(delayS * 1000);
   };
 
   return {
-    refresh,
-    succeeded() {
+    refresh_: refresh,
+    succeeded_() {
       if (failures && !isStopped) {
         failures = 0;
         refresh();
       }
     },
-    forgetEtag: () => (etag = ''),
-    pause: () => clearTimeout(timer),
-    resume: () => schedule(Math.max(0, nextPollAt - Date.now())),
-    stop() {
+    forgetEtag_: () => (etag = ''),
+    pause_: () => clearTimeout(timer),
+    resume_: () => schedule(Math.max(0, nextPollAt - Date.now())),
+    stop_() {
       isStopped = true;
       clearTimeout(timer);
     },

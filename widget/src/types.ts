@@ -47,15 +47,16 @@ export interface Identity {
   attributes?: Record<string, unknown>;
 }
 
-/** The script tag's data attributes (absent ones are undefined). */
+/** The script tag's data attributes (absent ones are undefined). Names ending in `_` are
+ * the widget's own: the build shortens them (esbuild's mangleProps), the same in both files. */
 export interface Config {
   key: string;
   /** The API's origin: where the script itself came from. */
-  base: string;
+  base_: string;
   trigger?: string;
   position?: string;
   locale?: string;
-  nonce: string;
+  nonce_: string;
   theme?: string;
   /** `none`: no badge is drawn; the host shows the count from `tidings('on', 'unread')`. */
   badge?: string;
@@ -67,28 +68,34 @@ export interface Config {
 
 /** What the loader shares with the UI chunk: the widget's state and a few services. */
 export interface Shell {
-  root: ShadowRoot;
+  root_: ShadowRoot;
   /** The element surfaces are appended to. */
-  layer: HTMLElement;
-  config: Config;
+  layer_: HTMLElement;
+  config_: Config;
   /** The feed's items (the loader replaces the list when a new feed arrives). */
-  items: Item[];
+  items_: Item[];
+  /** The unread count the badge shows. */
+  unread_: number;
   /** The feed has arrived at least once. */
-  isLoaded: boolean;
+  isLoaded_: boolean;
   /** The last feed request failed. */
-  isFailing: boolean;
+  isFailing_: boolean;
   /** The feed footer's link: data-changelog-url, else the feed's `changelog_url`. */
-  changelogUrl?: string | null;
+  changelog_?: string | null;
   /** Where the focus goes back to: the launcher or the host's trigger. */
-  opener: HTMLElement | null;
-  locale(): string;
-  who(): Record<string, unknown>;
+  opener_: HTMLElement | null;
+  /** Push mode: the space a top banner took on this page last time, reserved by the loader
+   * before the first paint, until the chunk shows the banner in it or gives it back. */
+  reserved_: HTMLElement | null;
+  locale_(): string;
+  who_(): Record<string, unknown>;
+  feedUrl_(): string;
   /** Asks for the feed again now (the Retry button). */
-  retry(): void;
+  retry_(): void;
   /** The feed was opened: every item is seen, the badge clears. */
-  markSeen(): void;
+  markSeen_(): void;
   /** A request got through: the poller may stop backing off. */
-  succeeded(): void;
+  succeeded_(): void;
 }
 
 /** What the UI chunk gives back. It listens to the page itself for what only it needs:
@@ -96,15 +103,19 @@ export interface Shell {
  * and `pagehide` (sending the events). */
 export interface Ui {
   /** Opens the feed panel (filled, or saying why it cannot be). */
-  open(): void;
-  close(): void;
-  isOpen(): boolean;
+  open_(): void;
+  close_(): void;
+  isOpen_(): boolean;
   /** The feed arrived, changed or failed: fill the panel, maybe auto-show something. */
-  update(): void;
+  update_(): void;
+  /** The unread count changed: the badges pinned to the host's trigger follow. */
+  badge_(): void;
+  /** A request could not reach the server: if CORS refused it, say so (once). */
+  explain_(): void;
   /** Another user: sends their events, hides what was shown unasked; a new page view begins. */
-  switchUser(): void;
+  switchUser_(): void;
   /** Sends what is queued, removes everything it drew and stops listening. */
-  shutdown(): void;
+  shutdown_(): void;
 }
 
 export type Command = 'identify' | 'open' | 'close' | 'on' | 'theme' | 'shutdown';

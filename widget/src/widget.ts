@@ -1,30 +1,34 @@
 // One running widget, as the loader sees it: who the user is, the feed and its poller,
-// the launcher and badge, and the UI chunk (the feed panel, items, popovers, banners,
-// modals, events), imported on the first open or the first auto-show.
+// the launcher and its badge, the theme, and the UI chunk (the feed panel, items, the
+// badges pinned to a host's trigger, popovers, banners, modals, events), imported from
+// /widget/<its hash>.js on the first open or the first auto-show.
 import css from './widget.css';
-import { chunkLoader } from './chunk';
-import { shadowHost } from './dom';
+import { icon, shadowHost, spacer } from './dom';
 import { launcherStrings } from './i18n';
-import { createLauncher } from './launcher';
 import { apiUrl, createPoller } from './transport';
-import type { Config, Identity, Shell, Theme, Ui } from './types';
-import { guard, listen, load, save, uuid } from './util';
+import type { Config, Identity, Shell, Ui } from './types';
+import { guard, h, listen, load, save, uuid } from './util';
+
+/** The UI chunk's content hash, built in. */
+declare const UI_VERSION: string;
+
+const BELL = ['M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9', 'M10.3 21a1.94 1.94 0 0 0 3.4 0'];
 
 export interface Widget {
-  identify(identity: Identity): void;
-  open(): void;
-  close(): void;
+  identify_(identity: Identity): void;
+  open_(): void;
+  close_(): void;
   /** A listener joined: tell it the count now if it is known. */
-  onUnread(listener: (count: number) => void): void;
-  theme(theme: Theme): void;
-  shutdown(): void;
+  onUnread_(listener: (count: number) => void): void;
+  /** data-theme or tidings('theme') changed. */
+  theme_(): void;
+  shutdown_(): void;
 }
 
 const asUser = (identity: Identity | null): Identity | null =>
   identity && {
+    ...identity,
     user_id: identity.user_id == null ? undefined : '' + identity.user_id,
-    user_hash: identity.user_hash,
-    locale: identity.locale,
     attributes: identity.attributes || {},
   };
 
@@ -37,18 +41,32 @@ export const startWidget = (
   save('aid', anonymousId);
 
   let user = asUser(identity);
-  let unread = 0;
   let isStarted = false;
   let isStopped = false;
   let ui: Ui | null = null;
   // Items the user opened the feed on, in case a poll answers before the `open` event lands.
   const seenHere = new Set<string>();
 
-  const [host, root, layer] = shadowHost('tidings-widget', 'tw-layer', css, config.nonce);
+  // Push mode, top: the space the banner took on this page last time (or on every page,
+  // when it shows on all), reserved at once. Run before the first paint (a synchronous
+  // script in <head>), the banner later takes it without moving anything.
+  const banner = config.banner || '';
+  const spaces: Record<string, number> = /push/.test(banner) && !/bottom/.test(banner) ? load('push', {}) : {};
+  const reservedHeight = spaces[location.pathname] || spaces['*'];
+
+  const [host, root, layer] = shadowHost('tidings-widget', 'tw-layer', css, config.nonce_);
   const [vertical, horizontal] = (config.position || 'bottom-right').split('-');
   layer.classList.add(vertical == 'top' ? 'tw-top' : 'tw-bottom', horizontal == 'left' ? 'tw-left' : 'tw-right');
-  const toggle = () => (ui?.isOpen() ? close() : open());
-  const launcher = createLauncher(layer, config, css, toggle);
+  const toggle = () => (ui?.isOpen_() ? close() : open());
+  // With data-trigger the host's element takes the launcher's place, and the badges
+  // pinned to it are the UI chunk's (fetched once there is a count to pin).
+  const badge = h('span', { class: 'tw-badge', 'aria-hidden': 'true' });
+  const launcher =
+    !config.trigger &&
+    layer.appendChild(
+      h('button', { class: 'tw-launcher tw-fixed', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', click: toggle }, icon(...BELL), badge),
+    );
+  const pinsBadges = config.trigger && config.badge != 'none';
 
   const locale = () => user?.locale || config.locale || navigator.language || 'en';
   const who = (): Record<string, unknown> =>
@@ -56,13 +74,18 @@ export const startWidget = (
 
   // The badge: a count on the launcher (or the trigger), and the host's listeners.
   const setUnread = (count: number, always?: boolean) => {
-    if (count != unread || always) {
-      unread = count;
+    if (count != shell.unread_ || always) {
+      shell.unread_ = count;
       unreadListeners.forEach((listener) => listener(count));
     }
+    count = shell.unread_;
     if (!host.isConnected) document.body.append(host);
     host.setAttribute('lang', locale());
-    launcher.render(unread, launcherStrings(locale()));
+    const [name, unreadLabel] = launcherStrings(locale());
+    badge.textContent = count > 9 ? '9+' : count ? '' + count : '';
+    badge.hidden = !count || config.badge == 'none';
+    if (launcher) launcher.setAttribute('aria-label', name + (count ? ', ' + unreadLabel.replace('{n}', '' + count) : ''));
+    if (pinsBadges && (ui || count)) withUi((loaded) => loaded.badge_());
   };
 
   // The theme: the host's choice, or the OS's.
@@ -74,63 +97,95 @@ export const startWidget = (
 
   // What the UI chunk shares: the state and a few services.
   const shell: Shell = {
-    root,
-    layer,
-    config,
-    items: [],
-    isLoaded: false,
-    isFailing: false,
-    opener: launcher.button,
-    locale,
-    who,
+    root_: root,
+    layer_: layer,
+    config_: config,
+    items_: [],
+    unread_: 0,
+    isLoaded_: false,
+    isFailing_: false,
+    opener_: launcher || null,
+    reserved_: reservedHeight ? spacer(reservedHeight) : null,
+    locale_: locale,
+    who_: who,
+    feedUrl_: () => apiUrl(config, 'announcements', { ...who(), locale: locale() }),
     // The failure state stays up while asking again: it already says "retrying".
-    retry: () => poller.refresh(!!user),
-    markSeen() {
-      shell.items.forEach((item) => (seenHere.add(item.id), (item.seen = true)));
+    retry_: () => poller.refresh_(!!user),
+    markSeen_() {
+      shell.items_.forEach((item) => (seenHere.add(item.id), (item.seen = true)));
       setUnread(0);
     },
-    succeeded: () => poller.succeeded(),
+    succeeded_: () => poller.succeeded_(),
   };
-  const loadUi = chunkLoader(shell);
+
+  /** Gives the reserved space back (no banner is coming to take it); `forget`: for good. */
+  const release = (forget?: boolean) => {
+    if (shell.reserved_) {
+      shell.reserved_.remove();
+      shell.reserved_ = null;
+      if (forget) save('push', {});
+    }
+  };
+
+  // The UI chunk, imported once; after a failure, again on the next use, from another URL
+  // (a browser may remember a failed module fetch). `import()` inherits the loader's nonce
+  // under 'strict-dynamic'.
+  let loading: Promise<Ui | null> | null = null;
+  let chunkFailures = 0;
   /** Runs `then` with the UI, importing it first if need be (never after a shutdown). */
   const withUi = (then: (ui: Ui) => void) =>
-    loadUi().then(guard((loaded) => loaded && !isStopped && then((ui = loaded))));
+    (loading ||= import(
+      new URL('/widget/' + UI_VERSION + '.js' + (chunkFailures ? '?' + chunkFailures : ''), config.base_).href
+    ).then(
+      (chunk: { mountUi(shell: Shell): Ui }) => chunk.mountUi(shell),
+      () => {
+        chunkFailures++;
+        loading = null;
+        return null;
+      },
+    )).then(guard((loaded: Ui | null) => isStopped || (loaded ? then((ui = loaded)) : release())));
 
   // The feed panel is the chunk's. A close while the chunk is on its way wins.
   let openings = 0;
   const open = () => {
     const mine = ++openings;
-    isStopped || withUi((loaded) => mine == openings && loaded.open());
+    isStopped || withUi((loaded) => mine == openings && loaded.open_());
   };
   const close = () => {
     openings++;
-    ui?.close();
+    ui?.close_();
   };
 
   // Popovers, banners, modals: the chunk decides, once something could show.
   const update = () =>
     ui
-      ? ui.update()
-      : shell.items.some((i) => i.display != 'feed' && i.auto_show && !i.dismissed) && withUi((loaded) => loaded.update());
+      ? ui.update_()
+      : shell.items_.some((i) => i.display != 'feed' && i.auto_show && !i.dismissed)
+        ? withUi((loaded) => loaded.update_())
+        : release(true);
 
   const poller = createPoller(config, {
-    feedUrl: () => apiUrl(config, 'announcements', { ...who(), locale: locale() }),
-    identifyBody: () =>
+    feedUrl_: shell.feedUrl_,
+    identifyBody_: () =>
       JSON.stringify({ ...who(), anonymous_id: anonymousId, locale: locale(), attributes: user!.attributes }),
-    apply(feed) {
-      const first = !shell.isLoaded;
-      const items = (shell.items = feed.announcements);
-      shell.isFailing = false;
-      shell.isLoaded = true;
-      shell.changelogUrl = config.changelogUrl || feed.changelog_url;
+    apply_(feed) {
+      const first = !shell.isLoaded_;
+      const items = (shell.items_ = feed.announcements);
+      shell.isFailing_ = false;
+      shell.isLoaded_ = true;
+      shell.changelog_ = config.changelogUrl || feed.changelog_url;
       setUnread(Math.max(0, feed.unread_count - items.filter((i) => !i.seen && seenHere.has(i.id)).length), first);
       update();
     },
-    failed() {
-      shell.isFailing = true;
-      ui?.update();
+    failed_(unreached) {
+      shell.isFailing_ = true;
+      // A dead server leaves the page as it was.
+      release();
+      ui?.update_();
+      // The chunk tells a server that is down from one that refuses this origin.
+      if (unreached) withUi((loaded) => loaded.explain_());
     },
-    isWaiting: () => !!ui?.isOpen() && !shell.isLoaded,
+    isWaiting_: () => !!ui?.isOpen_() && !shell.isLoaded_,
   });
 
   // Capture phase: the host's own handlers cannot stop it from seeing its trigger clicked.
@@ -141,40 +196,40 @@ export const startWidget = (
       const hit = !isStopped && config.trigger && (event.target as Element).closest?.(config.trigger);
       if (hit) {
         event.preventDefault();
-        shell.opener = hit as HTMLElement;
+        shell.opener_ = hit as HTMLElement;
         toggle();
       }
     },
     true,
   );
-  listen(document, 'visibilitychange', () => isStopped || (document.hidden ? poller.pause() : poller.resume()));
+  listen(document, 'visibilitychange', () => isStopped || (document.hidden ? poller.pause_() : poller.resume_()));
 
   const begin = () => {
     isStarted = true;
     setUnread(0);
-    poller.refresh(!!user);
+    poller.refresh_(!!user);
   };
   document.body ? begin() : listen(document, 'DOMContentLoaded', begin);
 
   return {
-    identify(identity) {
+    identify_(identity) {
       const next = asUser(identity)!;
-      if (next.user_id != user?.user_id) ui?.switchUser();
+      if (next.user_id != user?.user_id) ui?.switchUser_();
       user = next;
-      poller.forgetEtag();
-      if (isStarted) poller.refresh(true);
+      poller.forgetEtag_();
+      if (isStarted) poller.refresh_(true);
     },
-    open,
-    close,
-    onUnread: (listener) => shell.isLoaded && listener(unread),
-    theme: applyTheme,
-    shutdown() {
-      ui?.shutdown();
+    open_: open,
+    close_: close,
+    onUnread_: (listener) => shell.isLoaded_ && listener(shell.unread_),
+    theme_: applyTheme,
+    shutdown_() {
+      ui?.shutdown_();
       isStopped = true;
-      poller.stop();
+      poller.stop_();
       openings++;
       host.remove();
-      launcher.remove();
+      release();
     },
   };
 };

@@ -12,15 +12,16 @@ import { createAnchoring } from './anchor';
 import { renderArticle } from './article';
 import { createEventQueue } from './events';
 import { createPanel } from './panel';
+import { createPins } from './pins';
 import { createSurfaces } from './surfaces';
 
 /** The panel lists this many at first; "See all" shows the rest. */
 const FIRST_PAGE = 10;
 
 export const mountUi = (shell: Shell): Ui => {
-  adopt(shell.root, frameCss + css, shell.config.nonce);
-  const strings = () => uiStrings(shell.locale());
-  const events = createEventQueue(() => apiUrl(shell.config, 'events'), shell.who, shell.succeeded);
+  adopt(shell.root_, frameCss + css, shell.config_.nonce_);
+  const strings = () => uiStrings(shell.locale_());
+  const events = createEventQueue(() => apiUrl(shell.config_, 'events'), shell.who_, shell.succeeded_);
   const track = (type: TrackedEvent['type'], item?: Item, surface?: Display, value?: Reaction) =>
     events.track(type, { announcement_id: item?.id, surface, value });
 
@@ -50,7 +51,7 @@ export const mountUi = (shell: Shell): Ui => {
       item,
       surface,
       strings: strings(),
-      locale: shell.locale(),
+      locale: shell.locale_(),
       level: surface == 'feed' ? 'h3' : 'h2',
       track,
       onDismiss,
@@ -63,13 +64,13 @@ export const mountUi = (shell: Shell): Ui => {
 
   // Popovers, banners and modals are announced here (a live region must exist before it speaks).
   const live = h('div', { class: 'tw-sr', 'aria-live': 'polite' });
-  shell.layer.append(live);
+  shell.layer_.append(live);
   const announce = (text: string) => {
     live.textContent = '';
     setTimeout(() => (live.textContent = text), 100);
   };
 
-  const trigger = shell.config.trigger;
+  const trigger = shell.config_.trigger;
   const anchor = createAnchoring(trigger);
   const surfaces = createSurfaces({
     shell,
@@ -81,7 +82,7 @@ export const mountUi = (shell: Shell): Ui => {
   });
 
   const fill = (list: HTMLElement) => {
-    const items = shell.items;
+    const items = shell.items_;
     const text = strings();
     const [, , , , empty, , seeAll, changelog] = text;
     const footer = h('div', { class: 'tw-footer' });
@@ -93,8 +94,8 @@ export const mountUi = (shell: Shell): Ui => {
     };
     const seeAllButton = h('button', { class: 'tw-link', click: showAll }, seeAll + ' (' + items.length + ')');
     if (more) footer.append(seeAllButton);
-    if (shell.changelogUrl)
-      footer.append(h('a', { class: 'tw-link', href: shell.changelogUrl, target: '_blank', rel: 'noopener' }, changelog));
+    if (shell.changelog_)
+      footer.append(h('a', { class: 'tw-link', href: shell.changelog_, target: '_blank', rel: 'noopener' }, changelog));
     list.replaceChildren(
       ...(items.length
         ? items.slice(0, FIRST_PAGE).map((item) => article(item, 'feed'))
@@ -124,7 +125,7 @@ export const mountUi = (shell: Shell): Ui => {
   listen(window, 'popstate', routeChanged);
   const navigation = (window as unknown as { navigation?: EventTarget }).navigation;
   if (navigation) listen(navigation, 'navigatesuccess', routeChanged);
-  listen(shell.root, 'keydown', (event: KeyboardEvent) => {
+  listen(shell.root_, 'keydown', (event: KeyboardEvent) => {
     if (!surfaces.keydown(event, panel.isOpen()) && event.key == 'Escape') panel.close();
   });
   // A click outside closes the panel (the loader handles the host's trigger).
@@ -133,28 +134,51 @@ export const mountUi = (shell: Shell): Ui => {
     'click',
     (event: MouseEvent) => {
       const onTrigger = trigger && (event.target as Element).closest?.(trigger);
-      if (panel.isOpen() && !onTrigger && !event.composedPath().includes(shell.root.host)) panel.close();
+      if (panel.isOpen() && !onTrigger && !event.composedPath().includes(shell.root_.host)) panel.close();
     },
     true,
   );
   listen(document, 'visibilitychange', () => isStopped || (document.hidden && events.flush()));
   listen(window, 'pagehide', () => isStopped || events.beacon());
 
+  const pins = trigger && createPins(shell);
+
+  // A request that got no answer, while the server answers a no-cors probe and the same
+  // request fails again right after it (not a server that just came back), was refused by
+  // CORS: the page's origin is not allowed. Say so once, in words the developer can act on.
+  let hasWarned = false;
+  const explain = () =>
+    hasWarned ||
+    fetch(shell.feedUrl_(), { mode: 'no-cors' })
+      .then(() =>
+        fetch(shell.feedUrl_()).then(
+          () => {},
+          () => {
+            if (!hasWarned) console.warn(`Tidings: ${location.origin} is not in the workspace's allowed_origins`);
+            hasWarned = true;
+          },
+        ),
+      )
+      .catch(() => {});
+
   return {
-    open: panel.open,
-    close: panel.close,
-    isOpen: panel.isOpen,
-    update,
-    switchUser() {
+    open_: panel.open,
+    close_: panel.close,
+    isOpen_: panel.isOpen,
+    update_: update,
+    badge_: () => pins && pins.render(),
+    explain_: explain,
+    switchUser_() {
       events.flush();
       surfaces.hide();
       isNewPageView = true;
     },
-    shutdown() {
+    shutdown_() {
       events.beacon();
       isStopped = true;
       panel.close();
       surfaces.hide();
+      pins && pins.remove();
       live.remove();
     },
   };

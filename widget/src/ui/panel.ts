@@ -34,15 +34,15 @@ export const createPanel = ({ shell, fill, anchor, opening, forget }: PanelDeps)
 
   const sync = () => {
     if (!el || !list || filled) return;
-    if (shell.isLoaded) {
+    if (shell.isLoaded_) {
       filled = true;
       fill(list);
-      shell.markSeen();
+      shell.markSeen_();
       anchor(el);
-    } else if (shell.isFailing) {
-      const [, , , failed, retryLabel] = panelStrings(shell.locale());
+    } else if (shell.isFailing_) {
+      const [, , , failed, retryLabel] = panelStrings(shell.locale_());
       list.replaceChildren(
-        h('div', { class: 'tw-status', role: 'status' }, h('p', 0, failed), h('button', { class: 'tw-button', click: shell.retry }, retryLabel)),
+        h('div', { class: 'tw-status', role: 'status' }, h('p', 0, failed), h('button', { class: 'tw-button', click: shell.retry_ }, retryLabel)),
       );
     }
   };
@@ -50,20 +50,20 @@ export const createPanel = ({ shell, fill, anchor, opening, forget }: PanelDeps)
   const close = () => {
     if (!el) return;
     forget(el);
-    const hadFocus = el.contains(shell.root.activeElement);
+    const hadFocus = el.contains(shell.root_.activeElement);
     unlock();
     scrim!.remove();
     el.remove();
     el = list = scrim = null;
-    shell.opener?.setAttribute('aria-expanded', 'false');
-    if (hadFocus) shell.opener?.focus();
+    shell.opener_?.setAttribute('aria-expanded', 'false');
+    if (hadFocus) shell.opener_?.focus();
   };
 
   const open = () => {
     if (el) return;
     opening();
     filled = false;
-    const [name, , closeLabel] = panelStrings(shell.locale());
+    const [name, , closeLabel] = panelStrings(shell.locale_());
     list = h('div', { class: 'tw-list' });
     el = h(
       'div',
@@ -77,7 +77,7 @@ export const createPanel = ({ shell, fill, anchor, opening, forget }: PanelDeps)
       list,
     );
     scrim = h('div', { class: 'tw-scrim', click: close });
-    shell.layer.append(scrim, el);
+    shell.layer_.append(scrim, el);
     // The page must not scroll behind a sheet. Restored exactly as it was on close.
     const page = document.documentElement.style;
     const overflow = page.overflow;
@@ -86,10 +86,10 @@ export const createPanel = ({ shell, fill, anchor, opening, forget }: PanelDeps)
     unlock = () => isSheet && (page.overflow = overflow);
     anchor(el);
     el.focus();
-    shell.opener?.setAttribute('aria-expanded', 'true');
+    shell.opener_?.setAttribute('aria-expanded', 'true');
     // A click while the feed cannot load: say so, and try again now.
     sync();
-    if (!shell.isLoaded && shell.isFailing) shell.retry();
+    if (!shell.isLoaded_ && shell.isFailing_) shell.retry_();
   };
 
   return { open, close, isOpen: () => !!el, sync };

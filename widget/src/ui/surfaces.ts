@@ -1,5 +1,6 @@
 // Popover, banner and modal: an item whose `display` asks for one and whose `auto_show`
 // the server set, shown unasked on pages matching its globs, at most one per page view.
+import { spacer as makeSpacer } from '../dom';
 import type { Display, Item, Shell } from '../types';
 import { h, load, save } from '../util';
 import { matchesPages } from './pages';
@@ -22,7 +23,7 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
   let spacer: HTMLElement | null = null;
   let shownThisView = false;
   const storageKey = () => {
-    const who = shell.who();
+    const who = shell.who_();
     return 'dismissed:' + (who.user_id ? 'u' + who.user_id : who.anonymous_id);
   };
   const dismissedHere = (): string[] => load(storageKey(), []);
@@ -32,12 +33,12 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
   const hide = () => {
     if (!shown) return;
     forget(shown);
-    const hadFocus = shown.contains(shell.root.activeElement);
+    const hadFocus = shown.contains(shell.root_.activeElement);
     shown.remove();
     spacer?.remove();
-    shell.layer.style.removeProperty('--tw-below');
+    shell.layer_.style.removeProperty('--tw-below');
     shown = shownItem = spacer = null;
-    if (hadFocus) shell.opener?.focus();
+    if (hadFocus) shell.opener_?.focus();
   };
 
   const dismiss = () => {
@@ -47,17 +48,27 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
     save(storageKey(), [item.id, ...dismissedHere()].slice(0, 100));
     dismissed(item, item.display);
     hide();
+    // No space is reserved for it on the next pages.
+    save('push', {});
   };
 
-  // Push mode: an empty block of the banner's height at the top (or bottom) of the page,
-  // made in the same frame as the banner, so the page moves once, before the banner's
-  // first paint, and never again while it shows.
-  const push = (banner: HTMLElement, atBottom: boolean) => {
-    spacer = document.createElement('tidings-spacer');
-    const style = spacer.style;
-    style.setProperty('display', 'block', 'important');
-    style.setProperty('height', banner.offsetHeight + 'px', 'important');
-    atBottom ? document.body.append(spacer) : document.body.prepend(spacer);
+  // Push mode: an empty block of the banner's height before the page's content (or after
+  // it), made in the same frame as the banner, so the page moves at most once, before the
+  // banner's first paint, and never again while it shows. At the top it takes the space the
+  // loader reserved before the page's first paint, if any (then nothing moves at all), and
+  // its height is remembered for this page (or every page, when the item shows on all) so
+  // that the next page load can reserve it. At the bottom nothing above it moves.
+  const push = (banner: HTMLElement, item: Item, atBottom: boolean) => {
+    const height = banner.offsetHeight;
+    if (!atBottom) {
+      const spaces: Record<string, number> = load('push', {});
+      delete spaces[location.pathname];
+      spaces[item.pages?.length ? location.pathname : '*'] = height;
+      save('push', Object.fromEntries(Object.entries(spaces).slice(-20)));
+    }
+    spacer = shell.reserved_ || makeSpacer(height, atBottom);
+    shell.reserved_ = null;
+    spacer.style.setProperty('height', height + 'px', 'important');
   };
 
   const show = (item: Item) => {
@@ -65,7 +76,7 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
     shownItem = item;
     const surface = item.display;
     const el = article(item, surface, dismiss, hide);
-    const banner = shell.config.banner || '';
+    const banner = shell.config_.banner || '';
     const atBottom = /bottom/.test(banner);
     if (surface == 'modal') {
       shown = h(
@@ -76,9 +87,9 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
     } else if (surface == 'banner') {
       shown = h('div', { class: atBottom ? 'tw-banner tw-banner-bottom' : 'tw-banner' }, el);
     } else shown = h('div', { class: 'tw-card tw-fixed tw-popover' }, el);
-    shell.layer.append(shown);
-    if (surface == 'banner' && /push/.test(banner)) push(shown, atBottom);
-    if (surface == 'banner' && atBottom) shell.layer.style.setProperty('--tw-below', shown.offsetHeight + 'px');
+    shell.layer_.append(shown);
+    if (surface == 'banner' && /push/.test(banner)) push(shown, item, atBottom);
+    if (surface == 'banner' && atBottom) shell.layer_.style.setProperty('--tw-below', shown.offsetHeight + 'px');
     if (surface == 'popover') anchor(shown);
     if (surface == 'modal') focusables(shown)[0].focus();
     announce(item.title);
@@ -92,14 +103,21 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
         if (shownItem && !matchesPages(shownItem.pages, location.pathname)) hide();
         shownThisView = !!shown;
       }
-      if (shownThisView) return;
-      const gone = dismissedHere();
-      const item = shell.items
-        .find(
+      if (!shownThisView) {
+        const gone = dismissedHere();
+        const item = shell.items_.find(
           (i) =>
             i.display != 'feed' && i.auto_show && !i.dismissed && !gone.includes(i.id) && matchesPages(i.pages, location.pathname),
         );
-      if (item) show(item);
+        if (item) show(item);
+      }
+      // Space the loader reserved for a banner that is not coming (dismissed elsewhere,
+      // ended, not for this page): given back, and not reserved again.
+      if (shell.reserved_ && shell.isLoaded_) {
+        shell.reserved_.remove();
+        shell.reserved_ = null;
+        save('push', {});
+      }
     },
     /** The feed panel opens in the popover's corner, and lists that item anyway. */
     panelOpening() {
@@ -108,14 +126,14 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
     keydown(event: KeyboardEvent, panelOpen: boolean): boolean {
       if (!shown) return false;
       if (event.key == 'Escape') {
-        if (isModal() || (!panelOpen && shown.contains(shell.root.activeElement))) {
+        if (isModal() || (!panelOpen && shown.contains(shell.root_.activeElement))) {
           dismiss();
           return true;
         }
       } else if (event.key == 'Tab' && isModal()) {
         // Focus stays inside a modal: wrap around at both ends.
         const all = focusables(shown);
-        const index = all.indexOf(shell.root.activeElement as HTMLElement);
+        const index = all.indexOf(shell.root_.activeElement as HTMLElement);
         const next = event.shiftKey ? (index <= 0 ? all.length - 1 : -1) : index == all.length - 1 ? 0 : -1;
         if (next >= 0) {
           event.preventDefault();
