@@ -56,14 +56,13 @@ class TestTopPush:
         # the content moves once (the one case that is not 0; see widget/README.md).
         load_and_settle(page, url)
         first = settle(page)
-        assert first > 0
+        assert 0 < first < 0.1  # 0.039: a one-line banner over a 1024x768 viewport
         # Every later load reserves the space before the first paint: CLS 0.
         for _ in range(2):
             load_and_settle(page)
             assert settle(page) == 0
             banner = box(page, "tidings-widget article")
             assert box(page, "#title")["y"] >= banner["y"] + banner["height"]
-        print(f"CLS top push: first view {first:.4f}, later views 0")
 
     def test_nothing_is_reserved_once_the_banner_is_dismissed(
         self, page: Page, embed: Embed, workspace: Workspace
