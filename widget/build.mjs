@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import * as esbuild from 'esbuild';
 
-// The first load (the loader) stays within 3 KB gzipped (issue 18; the product's budget for
-// the first load is 6 KB); the chunk, fetched once on the first open or auto-show and then
-// cached for good, within 8 KB.
-const BUDGET = { 'widget.js': 3840, 'widget-ui.js': 8192 };
+// The first load (the loader) stays within what it has reached (3 530 B gzipped; issue 18
+// asks for 3 KB, the product's budget for the first load is 6 KB); the chunk, fetched once
+// on the first open or auto-show and then cached for good, within 8 KB.
+const BUDGET = { 'widget.js': 3530, 'widget-ui.js': 8192 };
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, 'dist');
 const check = process.argv.includes('--check');
@@ -48,7 +48,8 @@ const bundle = async (entry, format) => {
     bundle: true,
     minify: true,
     format,
-    target: ['es2020'],
+    // ES2021 keeps `||=` as written; every browser the CSS target above has it.
+    target: ['es2021'],
     // ASCII output: the file decodes the same whatever charset it is served with.
     charset: 'ascii',
     legalComments: 'none',

@@ -22,27 +22,22 @@ guard(() => {
   let widget: Widget | null = null;
   let identity: Identity | null = null;
   const unreadListeners: ((count: number) => void)[] = [];
-  const ensure = () => (widget ||= startWidget(config, identity, unreadListeners));
+  const start = () => (widget ||= startWidget(config, identity, unreadListeners));
 
   const commands: Record<string, (...args: any[]) => unknown> = {
     identify(next: Identity) {
       identity = next;
       // After a shutdown (a logout), identifying again (a login) starts afresh.
-      widget ? widget.identify_(next) : ensure();
+      widget ? widget.identify_(next) : start();
     },
     open: () => widget?.open_(),
     close: () => widget?.close_(),
-    on(event: string, listener: unknown) {
-      if (event != 'unread' || typeof listener != 'function') return;
-      const safe = guard(listener as (count: number) => void);
-      unreadListeners.push(safe);
-      widget?.onUnread_(safe);
-    },
+    on: (event: string, listener: unknown) =>
+      event == 'unread' &&
+      typeof listener == 'function' &&
+      (unreadListeners.push((listener = guard(listener as (count: number) => void))), widget?.onUnread_(listener as () => void)),
     theme: (theme: Theme) => /^(light|dark|auto)$/.test(theme) && ((config.theme = theme), widget?.theme_()),
-    shutdown() {
-      widget?.shutdown_();
-      widget = identity = null;
-    },
+    shutdown: () => (widget?.shutdown_(), (widget = identity = null)),
   };
 
   const tidings = guard((command: string, ...args: unknown[]) => commands[command]?.(...args)) as unknown as Tidings;
@@ -51,8 +46,8 @@ guard(() => {
   w.tidings = tidings;
 
   // Identify first, so the first request already carries the user.
-  const queued = Array.from(queue, (args) => Array.from(args));
-  queued.forEach((args) => args[0] == 'identify' && commands.identify(args[1]));
-  ensure();
-  queued.forEach((args) => args[0] != 'identify' && tidings(...(args as [never])));
+  const queued = Array.from(queue);
+  for (const args of queued) args[0] == 'identify' && tidings(...(args as [never]));
+  start();
+  for (const args of queued) args[0] != 'identify' && tidings(...(args as [never]));
 })();

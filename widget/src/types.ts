@@ -80,7 +80,7 @@ export interface Shell {
   isLoaded_: boolean;
   /** The last feed request failed. */
   isFailing_: boolean;
-  /** The feed footer's link: data-changelog-url, else the feed's `changelog_url`. */
+  /** The feed's `changelog_url` (the footer links to data-changelog-url, else to this). */
   changelog_?: string | null;
   /** Where the focus goes back to: the launcher or the host's trigger. */
   opener_: HTMLElement | null;

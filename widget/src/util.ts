@@ -23,9 +23,9 @@ export const uuid = (): string => {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[6] = (bytes[6] & 15) | 64;
   bytes[8] = (bytes[8] & 63) | 128;
-  let out = '';
-  bytes.forEach((byte, i) => (out += (i == 4 || i == 6 || i == 8 || i == 10 ? '-' : '') + (byte + 256).toString(16).slice(1)));
-  return out;
+  return Array.from(bytes, (byte) => (byte + 256).toString(16).slice(1))
+    .join('')
+    .replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
 };
 
 // localStorage may be missing, full or forbidden (sandboxed iframes, privacy modes).
@@ -47,6 +47,12 @@ export const save = (key: string, value: unknown): void => {
 
 type Child = Node | string | null | undefined | false | 0 | '';
 type Attrs = Record<string, string | number | boolean | null | undefined | ((event: any) => unknown)>;
+
+/** Sets attributes on an element and returns it. */
+export const setAttributes = <E extends Element>(el: E, attrs: Record<string, string>): E => {
+  for (const name in attrs) el.setAttribute(name, attrs[name]);
+  return el;
+};
 
 /** createElement with attributes; function values become (guarded) event listeners. */
 export const h = <K extends keyof HTMLElementTagNameMap>(

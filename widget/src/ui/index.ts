@@ -94,8 +94,9 @@ export const mountUi = (shell: Shell): Ui => {
     };
     const seeAllButton = h('button', { class: 'tw-link', click: showAll }, seeAll + ' (' + items.length + ')');
     if (more) footer.append(seeAllButton);
-    if (shell.changelog_)
-      footer.append(h('a', { class: 'tw-link', href: shell.changelog_, target: '_blank', rel: 'noopener' }, changelog));
+    const changelogUrl = shell.config_.changelogUrl || shell.changelog_;
+    if (changelogUrl)
+      footer.append(h('a', { class: 'tw-link', href: changelogUrl, target: '_blank', rel: 'noopener' }, changelog));
     list.replaceChildren(
       ...(items.length
         ? items.slice(0, FIRST_PAGE).map((item) => article(item, 'feed'))
