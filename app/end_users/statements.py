@@ -10,7 +10,19 @@ database).
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Delete, Select, Update, bindparam, delete, select, tuple_, union_all, update
+from sqlalchemy import (
+    Delete,
+    Select,
+    Update,
+    bindparam,
+    delete,
+    func,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.dml import Insert
 
 from app.engagement.counting import STATE_FIELDS
@@ -97,6 +109,42 @@ def lock_states_of(dialect: str) -> Select[Any]:
     columns = [STATES.c.end_user_id, STATES.c.announcement_id]
     return _locked_states(*columns, *[STATES.c[name] for name in STATE_FIELDS]).where(
         STATES.c.workspace_id == bindparam("workspace_id"), tuple_(*columns).in_(keys)
+    )
+
+
+def _arrays(names: Collection[str]) -> Any:
+    """PostgreSQL: rows from one array parameter per column (named after the columns)."""
+    arrays = [bindparam(name, type_=postgresql.ARRAY(STATES.c[name].type)) for name in names]
+    return func.unnest(*arrays).table_valued(*names).render_derived(name="given")
+
+
+STATE_KEY = ("workspace_id", "end_user_id", "announcement_id")
+
+
+def insert_state_keys_from_arrays() -> Insert:
+    """PostgreSQL: create the missing state rows of many keys in one statement.
+
+    Binds one array per column of ``STATE_KEY`` and ``seen_count``; a row that exists is
+    skipped. The rows go in in the arrays' order (sort them: concurrent writers then take
+    their locks in the same order).
+    """
+    names = (*STATE_KEY, "seen_count")
+    source = _arrays(names)
+    statement = postgresql.insert(STATES).from_select(list(names), select(*source.c))
+    return statement.on_conflict_do_nothing()
+
+
+def save_states_from_arrays() -> Update:
+    """PostgreSQL: ``save_states`` for many rows in one statement, one array per column.
+
+    Binds ``STATE_KEY`` and ``STATE_FIELDS``, each as an array. A statement per row cost
+    PostgreSQL its per-statement work (about 25 µs) on each of a group's hundreds of rows.
+    """
+    source = _arrays((*STATE_KEY, *STATE_FIELDS))
+    return (
+        update(STATES)
+        .where(*(STATES.c[name] == source.c[name] for name in STATE_KEY))
+        .values({name: source.c[name] for name in STATE_FIELDS})
     )
 
 

@@ -80,7 +80,8 @@ class IngestResult:
 REUSED_ID = "this event id was already used for a different event"
 
 
-_STATE_KEY_COLUMNS = ("workspace_id", "end_user_id", "announcement_id", "seen_count")
+_STATE_KEY_COLUMNS = (*end_user_sql.STATE_KEY, "seen_count")
+_STATE_COLUMNS = (*end_user_sql.STATE_KEY, *STATE_FIELDS)
 _STATS_COLUMNS = ("workspace_id", "announcement_id", "bucket", *COUNTERS)
 
 
@@ -113,12 +114,16 @@ class _Statements:
         self.bump_state_version = prepare(end_user_sql.bump_state_version())
         self.stored_events = prepare(event_sql.stored_events(name))
         self.insert_events = prepare(insert_events, event_sql.EVENT_COLUMNS)
-        self.insert_states = prepare(end_user_sql.insert_states(name), _STATE_KEY_COLUMNS)
         self.insert_full_states = prepare(
             end_user_sql.insert_states(name), _STATE_KEY_COLUMNS[:-1] + STATE_FIELDS
         )
         self.lock_states = prepare(end_user_sql.lock_states_of(name))
-        self.save_states = prepare(end_user_sql.save_states())
+        if self.holds_database:
+            self.save_states = prepare(end_user_sql.save_states())
+        else:
+            # A statement per row cost PostgreSQL more than the rows: one array per column.
+            self.insert_state_keys = prepare(end_user_sql.insert_state_keys_from_arrays())
+            self.save_states = prepare(end_user_sql.save_states_from_arrays())
         self.add_to_stats = prepare(stats_sql.add_to_stats(name), _STATS_COLUMNS)
 
 
@@ -267,7 +272,7 @@ def _insert_events(
     if not rows:
         return set(), {}
     if not sql.holds_database:  # PostgreSQL
-        columns = {name: [row[name] for row in rows] for name in event_sql.EVENT_COLUMNS}
+        columns = _as_arrays(rows, event_sql.EVENT_COLUMNS)
         inserted = {row[0] for row in sql.insert_events.fetch(connection, columns)}
         undecided = [row["id"] for row in rows if row["id"] not in inserted]
         stored = _stored_hashes(sql, connection, workspace_id, undecided)
@@ -319,7 +324,7 @@ def _fold_states(
     else:
         # Create the missing rows first (a concurrent writer may too), then lock them all.
         keys = [{**_state_key(ws, u, a), "seen_count": 0} for u, a in touched]
-        sql.insert_states.execute_many(connection, keys)
+        sql.insert_state_keys.execute(connection, _as_arrays(keys, _STATE_KEY_COLUMNS))
         for row in sql.lock_states.fetch(connection, {"workspace_id": ws, "keys": touched}):
             end_user_id, announcement_id, *fields = row
             states[end_user_id][announcement_id] = dict(zip(STATE_FIELDS, fields, strict=True))
@@ -351,12 +356,13 @@ def _fold_states(
     sql.insert_full_states.execute_many(
         connection, [{**_state_key(ws, u, a), **states[u][a]} for u, a in fresh]
     )
-    updates = [
-        end_user_sql.state_parameters(ws, u, a, states[u][a])
-        for u, a in changed
-        if (u, a) not in new
-    ]
-    sql.save_states.execute_many(connection, updates)
+    changed = [(u, a) for u, a in changed if (u, a) not in new]
+    if sql.holds_database:
+        updates = [end_user_sql.state_parameters(ws, u, a, states[u][a]) for u, a in changed]
+        sql.save_states.execute_many(connection, updates)
+    elif changed:
+        rows = [{**_state_key(ws, u, a), **states[u][a]} for u, a in changed]
+        sql.save_states.execute(connection, _as_arrays(rows, _STATE_COLUMNS))
     stat_rows = sorted(stats.rows(ws), key=lambda row: (row["announcement_id"], row["bucket"]))
     sql.add_to_stats.execute_many(connection, stat_rows)
     sql.bump_state_version.execute_many(
@@ -366,6 +372,11 @@ def _fold_states(
             for end_user_id in sorted(new_by_user)
         ],
     )
+
+
+def _as_arrays(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    """PostgreSQL: rows as one list per column, for a statement that takes arrays."""
+    return {name: [row[name] for row in rows] for name in names}
 
 
 def _state_key(workspace_id: str, end_user_id: str, announcement_id: str) -> dict[str, str]:

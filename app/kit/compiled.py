@@ -157,6 +157,14 @@ class CompiledStatement:
             processed.append(row)
         return processed
 
+    def execute(self, connection: Connection, values: Mapping[str, Any]) -> int:
+        """Run once (on PostgreSQL, often with one array per column); the rows changed."""
+        parameters = self.parameters(values)
+        if self._direct:
+            changed: int = self._on_sqlite(connection, parameters, many=False).rowcount
+            return changed
+        return connection.exec_driver_sql(self.sql, parameters).rowcount
+
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Run once per row (one ``executemany``); the number of rows changed."""
         if not rows:
