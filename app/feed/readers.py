@@ -202,6 +202,11 @@ class PostgresUserReader:
         self._settings = settings
         self._pool: asyncpg.Pool | None = None
         self._starting = asyncio.Lock()
+        # First come, first served for the pool's connections. asyncpg's own queue lets a
+        # newcomer take a connection that was just handed to a waiter who has not run yet;
+        # the waiter goes to the back, again and again under load (feed p99 at 64
+        # connections 82-128 ms, against 32 ms with a pool as large as the load).
+        self._turns = asyncio.Semaphore(settings.db_pool_size)
         dialect = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
         self._sql = {}
         for statement in (_WITH_STATES_BY_USER_ID, _WITH_STATES_BY_ANONYMOUS_ID):
@@ -212,13 +217,21 @@ class PostgresUserReader:
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
         statement, key = _lookup(visitor, _WITH_STATES_BY_USER_ID, _WITH_STATES_BY_ANONYMOUS_ID)
         pool = self._pool or await self._start()
+        timeout = self._settings.db_pool_timeout_s
         try:
-            async with pool.acquire(timeout=self._settings.db_pool_timeout_s) as connection:
+            async with asyncio.timeout(timeout):
+                await self._turns.acquire()
+        except TimeoutError as exc:
+            raise _unavailable() from exc
+        try:
+            async with pool.acquire(timeout=timeout) as connection:
                 rows = await connection.fetch(self._sql[id(statement)], workspace_id, key)
         except DRIVER_OUT_OF_REACH as exc:
             raise _unavailable() from exc
         except asyncpg.DataError as exc:  # a value the database refuses: a NUL character
             raise unstorable_value() from exc
+        finally:
+            self._turns.release()
         if not rows:
             return None
         return _profile_with_states([tuple(row) for row in rows])
