@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     ingest_max_pending_events: int = Field(
         default=50_000, ge=100, description="Queued events before answering 503."
     )
+    ingest_groups_in_flight: int = Field(
+        default=2, ge=1, le=8, description="PostgreSQL: event groups written at once."
+    )
     demo_key: str | None = Field(
         default=None, description="Set by `tidings demo`: serves /demo with this key."
     )

@@ -15,7 +15,11 @@ On SQLite the statements run on a plain synchronous connection on the event loop
 thousands of thread hand-offs through aiosqlite. The commit, which mostly waits for the
 disk, runs in a thread; WAL checkpoints run beside the writer, not inside its commits, and
 once the WAL is long the writer lets one catch up between two groups (``SqliteWriter``).
-On PostgreSQL the transaction runs through the async engine.
+On PostgreSQL the transaction runs through the async engine, and up to
+``postgresql_groups_in_flight`` groups are written at once, each in its own transaction:
+one group alone left the worker and the database taking turns (each about half busy).
+Concurrent groups are safe as concurrent replicas are: every writer takes its row locks in
+one order (app/ingest/writer.py), and the event insert itself says which events were new.
 
 The queue is bounded: past ``max_pending_events`` a request is refused with 503 and
 ``Retry-After`` instead of growing memory, and under overload it is refused before its
@@ -65,6 +69,7 @@ class EventIngestor:
         write_margin_s: float = 0.5,
         sqlite_busy_timeout_ms: int = 5000,
         sqlite_wal_restart_frames: int = 4000,
+        postgresql_groups_in_flight: int = 2,
     ) -> None:
         self.engine = engine
         self.window_s = window_s
@@ -86,6 +91,9 @@ class EventIngestor:
             self._sqlite = SqliteWriter(
                 engine, sqlite_busy_timeout_ms, wal_restart_frames=sqlite_wal_restart_frames
             )
+        # PostgreSQL only: SQLite's writer holds the whole database, one group at a time.
+        self._slots = asyncio.Semaphore(max(1, postgresql_groups_in_flight))
+        self._writing: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="event-ingestor")
@@ -183,6 +191,9 @@ class EventIngestor:
         try:
             await self._loop()
         finally:
+            # Groups still being written are answered by their own transaction.
+            if self._writing:
+                await asyncio.gather(*self._writing, return_exceptions=True)
             # Never leave a request waiting on a writer that is gone.
             _fail(self._pending, ServiceUnavailable("The event writer stopped; retry."))
             self._pending.clear()
@@ -196,13 +207,15 @@ class EventIngestor:
                     return
                 self._wakeup.clear()
                 continue
+            if self._sqlite is None:
+                await self._write_beside_others()
+                continue
             await self._gather()
             group = self._take_group()
             if group:
                 await self._write(group)
-            if self._sqlite is not None:
-                # After the answers: the requests of this group do not wait for it.
-                await self._sqlite.start_wal_over_if_long()
+            # After the answers: the requests of this group do not wait for it.
+            await self._sqlite.start_wal_over_if_long()
 
     async def _gather(self) -> None:
         """Let requests that are already being handled join the group, for up to the window.
@@ -241,6 +254,24 @@ class EventIngestor:
         if not pending:
             self._wakeup.clear()
         return group
+
+    async def _write_beside_others(self) -> None:
+        """PostgreSQL: once a slot is free, gather a group and write it in its own task."""
+        await self._slots.acquire()  # a group in flight finished (or none was)
+        await self._gather()  # what queued meanwhile joins this group
+        group = self._take_group()
+        if not group:
+            self._slots.release()
+            return
+        writing = asyncio.get_running_loop().create_task(self._write_in_slot(group))
+        self._writing.add(writing)
+        writing.add_done_callback(self._writing.discard)
+
+    async def _write_in_slot(self, group: list[Submission]) -> None:
+        try:
+            await self._write(group)
+        finally:
+            self._slots.release()
 
     async def _write(self, group: list[Submission]) -> None:
         try:

@@ -52,6 +52,7 @@ def start_runtime(
         engine,
         window_s=settings.ingest_window_ms / 1000,
         max_pending_events=settings.ingest_max_pending_events,
+        postgresql_groups_in_flight=settings.ingest_groups_in_flight,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
     ingestor.start()

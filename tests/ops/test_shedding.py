@@ -37,7 +37,8 @@ def database(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[LiveServer]:
-    env = {"TIDINGS_INGEST_MAX_PENDING_EVENTS": "100"}
+    # One group in flight: the first batch holds the writer, the second fills the queue.
+    env = {"TIDINGS_INGEST_MAX_PENDING_EVENTS": "100", "TIDINGS_INGEST_GROUPS_IN_FLIGHT": "1"}
     with live_server(database, tmp_path_factory.mktemp("shed"), env=env) as running:
         yield running
 

@@ -34,6 +34,13 @@ from tests.widget.test_ingest import incoming, ingestor_of, stored_events, submi
 from tests.workspaces.test_auth import assert_problem
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # These tests hold the writer busy with one group so that what follows queues; on
+    # PostgreSQL a second group would otherwise be written beside it.
+    return settings.model_copy(update={"ingest_groups_in_flight": 1})
+
+
 def writer_held(app: FastAPI, settings: Settings) -> AbstractAsyncContextManager[None]:
     """Every event writer on this database waits until the block ends."""
     return event_writers_held(settings.database_url)
