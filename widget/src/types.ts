@@ -76,14 +76,12 @@ export interface Shell {
   items_: Item[];
   /** The unread count the badge shows. */
   unread_: number;
-  /** The feed has arrived at least once. */
-  isLoaded_: boolean;
+  /** The last feed that arrived (none yet: undefined). */
+  feed_?: Feed;
   /** The last feed request failed. */
   isFailing_: boolean;
-  /** The feed's `changelog_url` (the footer links to data-changelog-url, else to this). */
-  changelog_?: string | null;
   /** Where the focus goes back to: the launcher or the host's trigger. */
-  opener_: HTMLElement | null;
+  opener_?: HTMLElement;
   /** Push mode: the space a top banner took on this page last time, reserved by the loader
    * before the first paint, until the chunk shows the banner in it or gives it back. */
   reserved_: HTMLElement | null;
@@ -92,8 +90,8 @@ export interface Shell {
   feedUrl_(): string;
   /** Asks for the feed again now (the Retry button). */
   retry_(): void;
-  /** The feed was opened: every item is seen, the badge clears. */
-  markSeen_(): void;
+  /** Sets the unread count (the badge, the launcher's name, the host's listeners). */
+  setUnread_(count: number): void;
   /** A request got through: the poller may stop backing off. */
   succeeded_(): void;
 }
@@ -106,6 +104,9 @@ export interface Ui {
   open_(): void;
   close_(): void;
   isOpen_(): boolean;
+  /** A feed arrived: its unread count, less what the feed was opened on here (in case the
+   * `open` event has not landed yet). */
+  unread_(feed: Feed): number;
   /** The feed arrived, changed or failed: fill the panel, maybe auto-show something. */
   update_(): void;
   /** The unread count changed: the badges pinned to the host's trigger follow. */

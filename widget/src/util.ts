@@ -18,31 +18,24 @@ export const listen = (
   capture?: boolean,
 ): void => target.addEventListener(type, guard(fn), capture);
 
-/** A random v4 UUID; `crypto.randomUUID` needs a secure context, this does not. */
-export const uuid = (): string => {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 15) | 64;
-  bytes[8] = (bytes[8] & 63) | 128;
-  return Array.from(bytes, (byte) => (byte + 256).toString(16).slice(1))
-    .join('')
-    .replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
-};
+/** A random v4 UUID. `crypto.randomUUID` needs a secure context (an http: page has none);
+ * a blob URL ends in one (File API: "generate a random UUID") on any page, and is shorter. */
+export const uuid = (url = URL.createObjectURL(new Blob())): string => (URL.revokeObjectURL(url), url.slice(-36));
 
-// localStorage may be missing, full or forbidden (sandboxed iframes, privacy modes).
-export const load = <T>(key: string, fallback: T): T => {
+/** `tidings:<key>` in localStorage, as JSON: read (without `value`), or write `value`.
+ * Returns the value read or written; localStorage may be missing, full or forbidden
+ * (sandboxed iframes, privacy modes), and then a read gives undefined and a write still
+ * returns its value (the server remains the source of truth). A key never written reads
+ * as null. */
+export const store = <T>(key: string, value?: T): T | null | undefined => {
   try {
-    return JSON.parse(localStorage.getItem('tidings:' + key)!) ?? fallback;
+    value === undefined
+      ? (value = JSON.parse(localStorage.getItem('tidings:' + key)!))
+      : localStorage.setItem('tidings:' + key, JSON.stringify(value));
   } catch {
-    return fallback;
+    // Best effort.
   }
-};
-
-export const save = (key: string, value: unknown): void => {
-  try {
-    localStorage.setItem('tidings:' + key, JSON.stringify(value));
-  } catch {
-    // Best effort: the server remains the source of truth.
-  }
+  return value;
 };
 
 type Child = Node | string | null | undefined | false | 0 | '';

@@ -8,11 +8,11 @@
 // through. It lives in the same closure as the rest (not behind an interface of its own):
 // the first load is what every host page pays for.
 import css from './widget.css';
-import { adopt, spacer } from './dom';
+import { spacer } from './dom';
 import { launcherStrings } from './i18n';
 import { apiUrl } from './transport';
 import type { Config, Feed, Identity, Shell, Ui } from './types';
-import { guard, listen, load, save, setAttributes, uuid } from './util';
+import { guard, listen, setAttributes, store, uuid } from './util';
 
 /** The UI chunk's content hash, built in. */
 declare const UI_VERSION: string;
@@ -21,53 +21,42 @@ declare const UI_VERSION: string;
 const BELL = 'M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.94 1.94 0 0 0 3.4 0';
 const MIN_POLL_S = 5;
 
-export interface Widget {
-  identify_(identity: Identity): void;
-  open_(): void;
-  close_(): void;
-  /** A listener joined: tell it the count now if it is known. */
-  onUnread_(listener: (count: number) => void): void;
-  /** data-theme or tidings('theme') changed. */
-  theme_(): void;
-  shutdown_(): void;
-}
-
-const asUser = (identity: Identity | null): Identity | null =>
-  identity && {
-    ...identity,
-    user_id: identity.user_id == null ? undefined : '' + identity.user_id,
-    attributes: identity.attributes || {},
-  };
+/** The public API's commands for one widget's lifetime (see index.ts). */
+export type Commands = Record<string, (...args: any[]) => unknown>;
 
 export const startWidget = (
   config: Config,
-  identity: Identity | null,
+  identity: Identity | undefined,
   unreadListeners: ((count: number) => void)[],
-): Widget => {
-  const anonymousId: string = load('aid', '') || uuid();
-  save('aid', anonymousId);
+  /** Starts afresh: `identify` after a shutdown (a logout, then a login). */
+  restart: (identity: Identity) => void,
+): Commands => {
+  const anonymousId: string = store('aid') || store('aid', uuid())!;
 
-  let user = asUser(identity);
-  let isStarted = false;
+  let user = identity;
   let isStopped = false;
-  let ui: Ui | null = null;
-  // Items the user opened the feed on, in case a poll answers before the `open` event lands.
-  const seenHere = new Set<string>();
+  let ui: Ui | undefined;
 
   // Push mode, top: the space the banner took on this page last time (or on every page,
   // when it shows on all), reserved at once. Run before the first paint (a synchronous
   // script in <head>), the banner later takes it without moving anything.
-  const banner = config.banner || '';
-  const spaces: Record<string, number> = /push/.test(banner) && !/bottom/.test(banner) ? load('push', {}) : {};
+  const banner = config.banner!;
+  const spaces: Record<string, number> = ((/push/.test(banner) && !/bottom/.test(banner) && store('push')) || {});
   const reservedHeight = spaces[location.pathname] || spaces['*'];
 
   const host = document.createElement('tidings-widget');
   const root = host.attachShadow({ mode: 'open' });
-  adopt(root, css, config.nonce_);
-  const [vertical, horizontal] = (config.position || 'bottom-right').split('-');
+  // A new root: its sheet is the only one (the chunk's `adopt` adds its own after it).
+  if (root.adoptedStyleSheets) {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } else root.append(Object.assign(document.createElement('style'), { nonce: config.nonce_, textContent: css }));
+  // data-position: bottom-right (also when absent: /top/ never matches "undefined").
+  const position = config.position!;
   const layer = root.appendChild(
     setAttributes(document.createElement('div'), {
-      class: `tw-layer ${vertical == 'top' ? 'tw-top' : 'tw-bottom'} ${horizontal == 'left' ? 'tw-left' : 'tw-right'}`,
+      class: `tw-layer ${/top/.test(position) ? 'tw-top' : 'tw-bottom'} ${/left/.test(position) ? 'tw-left' : 'tw-right'}`,
     }),
   );
   const toggle = () => (ui?.isOpen_() ? close() : open());
@@ -88,11 +77,11 @@ export const startWidget = (
     listen(launcher, 'click', toggle);
     layer.append(launcher);
   }
-  const pinsBadges = config.trigger && config.badge != 'none';
 
   const locale = () => user?.locale || config.locale || navigator.language || 'en';
-  const who = (): Record<string, unknown> =>
-    user?.user_id ? { user_id: user.user_id, user_hash: user.user_hash } : { anonymous_id: anonymousId };
+  // A user_id as the server wants it: a string ('' and none: anonymous).
+  const who = (id = '' + (user?.user_id ?? '')): Record<string, unknown> =>
+    id ? { user_id: id, user_hash: user!.user_hash } : { anonymous_id: anonymousId };
 
   // The badge: a count on the launcher (or the trigger), and the host's listeners.
   const setUnread = (count: number, always?: boolean) => {
@@ -100,14 +89,13 @@ export const startWidget = (
       shell.unread_ = count;
       unreadListeners.forEach((listener) => listener(count));
     }
-    count = shell.unread_;
     if (!host.isConnected) document.body.append(host);
     host.setAttribute('lang', locale());
     const [name, unreadLabel] = launcherStrings(locale());
     badge.textContent = count > 9 ? '9+' : ((count || '') as string);
     badge.hidden = !count || config.badge == 'none';
     launcher?.setAttribute('aria-label', name + (count ? ', ' + unreadLabel.replace('{n}', '' + count) : ''));
-    if (pinsBadges && (ui || count)) withUi((loaded) => loaded.badge_());
+    if (config.trigger && config.badge != 'none' && (ui || count)) withUi((loaded) => loaded.badge_());
   };
 
   // The theme: the host's choice, or the OS's.
@@ -120,26 +108,28 @@ export const startWidget = (
   // The poller's state.
   let etag = '';
   let pollAfterS = 60;
-  let nextPollAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failures = 0;
   let sequence = 0;
+  // The next poll came due while the tab was hidden: it runs when the tab shows again.
+  let isDue = false;
 
   const schedule = (ms: number) => {
-    nextPollAt = Date.now() + ms;
     clearTimeout(timer);
-    if (!isStopped && !document.hidden) timer = setTimeout(refresh, ms);
+    timer = setTimeout(() => (document.hidden ? (isDue = true) : refresh()), ms);
   };
 
   /** Asks for the feed now: `identify` POSTs the user's attributes (answered with the feed). */
   const refresh = async (identify?: boolean): Promise<void> => {
+    if (isStopped) return;
     const mine = ++sequence;
-    // Set while the request is on its way: no answer at all (down, or refused by CORS).
-    let unreached = false;
+    isDue = false;
+    // Unset when the request got no answer at all (down, or refused by CORS).
+    let response: Response | undefined;
     let delayS: number;
     clearTimeout(timer);
     try {
-      const request = fetch(
+      response = await fetch(
         identify ? apiUrl(config, 'identify') : shell.feedUrl_(),
         identify
           ? {
@@ -148,42 +138,33 @@ export const startWidget = (
             }
           : { headers: etag ? { 'If-None-Match': etag } : {} },
       );
-      unreached = true;
-      const response = await request;
-      unreached = false;
       if (response.status != 304) {
         if (!response.ok) throw 0;
         const feed: Feed = await response.json();
         if (mine != sequence || isStopped) return;
         etag = response.headers.get('ETag') || '';
         pollAfterS = feed.poll_after_s || pollAfterS;
-        const first = !shell.isLoaded_;
-        const items = (shell.items_ = feed.announcements);
+        const first = !shell.feed_;
+        const items = (shell.items_ = (shell.feed_ = feed).announcements);
         shell.isFailing_ = false;
-        shell.isLoaded_ = true;
-        shell.changelog_ = feed.changelog_url;
-        setUnread(Math.max(0, feed.unread_count - items.filter((i) => !i.seen && seenHere.has(i.id)).length), first);
-        // Popovers, banners, modals: the chunk decides, once something could show.
-        ui
-          ? ui.update_()
-          : items.some((i) => i.display != 'feed' && i.auto_show && !i.dismissed)
-            ? withUi((loaded) => loaded.update_())
-            : release(true);
+        setUnread(ui ? ui.unread_(feed) : feed.unread_count, first);
+        // Popovers, banners, modals: the chunk decides, once something could show (the
+        // server never sets auto_show on a feed item: docs/widget-api.md).
+        ui ? ui.update_() : items.some((i) => i.auto_show && !i.dismissed) ? withUi((loaded) => loaded.update_()) : release(true);
       }
       failures = 0;
       delayS = Math.max(MIN_POLL_S, pollAfterS);
     } catch {
-      // Down, refused or garbled: back off (5 s doubling to 5 min) with jitter, quietly;
-      // steadily every 5 s while someone is looking at "retrying".
-      delayS =
-        ui?.isOpen_() && !shell.isLoaded_ ? MIN_POLL_S : Math.min(300, 5 * 2 ** failures++) * (0.5 + Math.random());
+      // Down, refused or garbled: back off (5 s doubling to 5 min) with jitter, quietly (the
+      // panel's "retrying" asks every 5 s itself while it shows).
+      delayS = Math.min(300, 5 * 2 ** failures++) * (0.5 + Math.random());
       if (mine == sequence && !isStopped) {
         shell.isFailing_ = true;
         // A dead server leaves the page as it was.
         release();
         ui?.update_();
         // The chunk tells a server that is down from one that refuses this origin.
-        if (unreached) withUi((loaded) => loaded.explain_());
+        if (!response) withUi((loaded) => loaded.explain_());
       }
     }
     if (mine == sequence) schedule(delayS * 1000);
@@ -196,22 +177,18 @@ export const startWidget = (
     config_: config,
     items_: [],
     unread_: 0,
-    isLoaded_: false,
     isFailing_: false,
-    opener_: launcher || null,
+    opener_: launcher,
     reserved_: reservedHeight ? spacer(reservedHeight) : null,
     locale_: locale,
     who_: who,
     feedUrl_: () => apiUrl(config, 'announcements', { ...who(), locale: locale() }),
     // The failure state stays up while asking again: it already says "retrying".
     retry_: () => refresh(!!user),
-    markSeen_() {
-      shell.items_.forEach((item) => (seenHere.add(item.id), (item.seen = true)));
-      setUnread(0);
-    },
+    setUnread_: setUnread,
     // Another request got through: if the feed was failing, ask again now.
     succeeded_() {
-      if (failures && !isStopped) {
+      if (failures) {
         failures = 0;
         refresh();
       }
@@ -223,7 +200,7 @@ export const startWidget = (
     if (shell.reserved_) {
       shell.reserved_.remove();
       shell.reserved_ = null;
-      if (forget) save('push', {});
+      if (forget) store('push', {});
     }
   };
 
@@ -243,14 +220,15 @@ export const startWidget = (
       },
     )).then(guard((loaded: Ui | null) => isStopped || (loaded ? then((ui = loaded)) : release())));
 
-  // The feed panel is the chunk's. A close while the chunk is on its way wins.
-  let openings = 0;
+  // The feed panel is the chunk's. A close while the chunk is on its way wins (opening
+  // twice opens once).
+  let wantsOpen = false;
   const open = () => {
-    const mine = ++openings;
-    isStopped || withUi((loaded) => mine == openings && loaded.open_());
+    wantsOpen = true;
+    isStopped || withUi((loaded) => wantsOpen && loaded.open_());
   };
   const close = () => {
-    openings++;
+    wantsOpen = false;
     ui?.close_();
   };
 
@@ -269,36 +247,38 @@ export const startWidget = (
     true,
   );
   // Not while the tab is hidden; at once (if due) when it shows again.
-  listen(
-    document,
-    'visibilitychange',
-    () => isStopped || (document.hidden ? clearTimeout(timer) : schedule(Math.max(0, nextPollAt - Date.now()))),
-  );
+  listen(document, 'visibilitychange', () => isDue && !document.hidden && refresh());
 
+  // After the loader's script has run (its queued commands replayed, `identify` first, so
+  // that the first request already carries the user), or once there is a <body>.
   const begin = () => {
-    isStarted = true;
+    if (isStopped) return;
     setUnread(0);
     refresh(!!user);
   };
-  document.body ? begin() : listen(document, 'DOMContentLoaded', begin);
+  document.body ? queueMicrotask(guard(begin)) : listen(document, 'DOMContentLoaded', begin);
 
   return {
-    identify_(identity) {
-      const next = asUser(identity)!;
+    identify(next: Identity) {
+      if (isStopped) return restart(next);
       if (next.user_id != user?.user_id) ui?.switchUser_();
       user = next;
       etag = '';
-      if (isStarted) refresh(true);
+      // Before the widget began, its first request will carry the user.
+      if (sequence) refresh(true);
     },
-    open_: open,
-    close_: close,
-    onUnread_: (listener) => shell.isLoaded_ && listener(shell.unread_),
-    theme_: applyTheme,
-    shutdown_() {
+    open,
+    close,
+    // Told the count at once if it is known. A listener that is not a function throws
+    // inside `guard`, each time, harmlessly.
+    on: (event: string, listener: (count: number) => void) =>
+      event == 'unread' &&
+      (unreadListeners.push((listener = guard(listener))), !isStopped && shell.feed_ && listener(shell.unread_)),
+    theme: (theme: string) => /^(light|dark|auto)$/.test(theme) && ((config.theme = theme), applyTheme()),
+    shutdown() {
+      if (isStopped) return;
       ui?.shutdown_();
       isStopped = true;
-      clearTimeout(timer);
-      openings++;
       host.remove();
       release();
     },

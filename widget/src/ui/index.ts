@@ -81,6 +81,8 @@ export const mountUi = (shell: Shell): Ui => {
     announce,
   });
 
+  // Items the user opened the feed on, in case a poll answers before the `open` event lands.
+  const seenHere = new Set<string>();
   const fill = (list: HTMLElement) => {
     const items = shell.items_;
     const text = strings();
@@ -94,7 +96,7 @@ export const mountUi = (shell: Shell): Ui => {
     };
     const seeAllButton = h('button', { class: 'tw-link', click: showAll }, seeAll + ' (' + items.length + ')');
     if (more) footer.append(seeAllButton);
-    const changelogUrl = shell.config_.changelogUrl || shell.changelog_;
+    const changelogUrl = shell.config_.changelogUrl || shell.feed_!.changelog_url;
     if (changelogUrl)
       footer.append(h('a', { class: 'tw-link', href: changelogUrl, target: '_blank', rel: 'noopener' }, changelog));
     list.replaceChildren(
@@ -105,6 +107,8 @@ export const mountUi = (shell: Shell): Ui => {
     );
     if (footer.firstChild) list.after(footer);
     track('open');
+    items.forEach((item) => (seenHere.add(item.id), (item.seen = true)));
+    shell.setUnread_(0);
   };
 
   const panel = createPanel({ shell, fill, anchor, opening: surfaces.panelOpening, forget });
@@ -166,6 +170,8 @@ export const mountUi = (shell: Shell): Ui => {
     open_: panel.open,
     close_: panel.close,
     isOpen_: panel.isOpen,
+    unread_: (feed) =>
+      Math.max(0, feed.unread_count - feed.announcements.filter((i) => !i.seen && seenHere.has(i.id)).length),
     update_: update,
     badge_: () => pins && pins.render(),
     explain_: explain,

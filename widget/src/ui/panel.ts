@@ -8,7 +8,7 @@ import { h } from '../util';
 
 export interface PanelDeps {
   shell: Shell;
-  /** Draws the feed into the list (and records `open`). */
+  /** Draws the feed into the list (records `open`, and every item becomes seen). */
   fill(list: HTMLElement): void;
   anchor(el: HTMLElement): void;
   /** The panel is about to open (a popover in its corner makes way). */
@@ -30,16 +30,19 @@ export const createPanel = ({ shell, fill, anchor, opening, forget }: PanelDeps)
   let list: HTMLElement | null = null;
   let scrim: HTMLElement | null = null;
   let filled = false;
+  let retrying: ReturnType<typeof setTimeout> | undefined;
   let unlock = () => {};
 
   const sync = () => {
     if (!el || !list || filled) return;
-    if (shell.isLoaded_) {
+    clearTimeout(retrying);
+    if (shell.feed_) {
       filled = true;
       fill(list);
-      shell.markSeen_();
       anchor(el);
     } else if (shell.isFailing_) {
+      // Steadily every 5 s while someone is looking at "retrying" (the loader backs off).
+      retrying = setTimeout(shell.retry_, 5000);
       const [, , , failed, retryLabel] = panelStrings(shell.locale_());
       list.replaceChildren(
         h('div', { class: 'tw-status', role: 'status' }, h('p', 0, failed), h('button', { class: 'tw-button', click: shell.retry_ }, retryLabel)),
@@ -49,6 +52,7 @@ export const createPanel = ({ shell, fill, anchor, opening, forget }: PanelDeps)
 
   const close = () => {
     if (!el) return;
+    clearTimeout(retrying);
     forget(el);
     const hadFocus = el.contains(shell.root_.activeElement);
     unlock();
@@ -89,7 +93,7 @@ export const createPanel = ({ shell, fill, anchor, opening, forget }: PanelDeps)
     shell.opener_?.setAttribute('aria-expanded', 'true');
     // A click while the feed cannot load: say so, and try again now.
     sync();
-    if (!shell.isLoaded_ && shell.isFailing_) shell.retry_();
+    if (!shell.feed_ && shell.isFailing_) shell.retry_();
   };
 
   return { open, close, isOpen: () => !!el, sync };

@@ -2,7 +2,7 @@
 // the server set, shown unasked on pages matching its globs, at most one per page view.
 import { spacer as makeSpacer } from '../dom';
 import type { Display, Item, Shell } from '../types';
-import { h, load, save } from '../util';
+import { h, store } from '../util';
 import { matchesPages } from './pages';
 
 export interface SurfaceDeps {
@@ -26,7 +26,7 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
     const who = shell.who_();
     return 'dismissed:' + (who.user_id ? 'u' + who.user_id : who.anonymous_id);
   };
-  const dismissedHere = (): string[] => load(storageKey(), []);
+  const dismissedHere = (): string[] => store<string[]>(storageKey()) || [];
   const focusables = (el: Element) => [...el.querySelectorAll<HTMLElement>('a[href],button')];
   const isModal = () => shownItem?.display == 'modal';
 
@@ -45,11 +45,11 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
     const item = shownItem!;
     item.dismissed = true;
     // Remembered here too, so it cannot flash back before the server has the event.
-    save(storageKey(), [item.id, ...dismissedHere()].slice(0, 100));
+    store(storageKey(), [item.id, ...dismissedHere()].slice(0, 100));
     dismissed(item, item.display);
     hide();
     // No space is reserved for it on the next pages.
-    save('push', {});
+    store('push', {});
   };
 
   // Push mode: an empty block of the banner's height before the page's content (or after
@@ -61,10 +61,10 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
   const push = (banner: HTMLElement, item: Item, atBottom: boolean) => {
     const height = banner.offsetHeight;
     if (!atBottom) {
-      const spaces: Record<string, number> = load('push', {});
+      const spaces: Record<string, number> = store('push') || {};
       delete spaces[location.pathname];
       spaces[item.pages?.length ? location.pathname : '*'] = height;
-      save('push', Object.fromEntries(Object.entries(spaces).slice(-20)));
+      store('push', Object.fromEntries(Object.entries(spaces).slice(-20)));
     }
     spacer = shell.reserved_ || makeSpacer(height, atBottom);
     shell.reserved_ = null;
@@ -113,10 +113,10 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
       }
       // Space the loader reserved for a banner that is not coming (dismissed elsewhere,
       // ended, not for this page): given back, and not reserved again.
-      if (shell.reserved_ && shell.isLoaded_) {
+      if (shell.reserved_ && shell.feed_) {
         shell.reserved_.remove();
         shell.reserved_ = null;
-        save('push', {});
+        store('push', {});
       }
     },
     /** The feed panel opens in the popover's corner, and lists that item anyway. */
