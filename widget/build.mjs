@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import * as esbuild from 'esbuild';
 
-// The first load (the loader) stays within what it has reached (3 530 B gzipped; issue 18
-// asks for 3 KB, the product's budget for the first load is 6 KB); the chunk, fetched once
-// on the first open or auto-show and then cached for good, within 8 KB.
-const BUDGET = { 'widget.js': 3530, 'widget-ui.js': 8192 };
+// The first load (the loader) stays within the 3 KB issue 18 asks for (3 068 B gzipped when
+// it got there); the chunk, fetched once on the first open or auto-show and then cached for
+// good, within 8 KB.
+const BUDGET = { 'widget.js': 3072, 'widget-ui.js': 8192 };
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, 'dist');
 const check = process.argv.includes('--check');

@@ -12,8 +12,9 @@ guard(() => {
   const w = window as unknown as { tidings?: Tidings };
   // Double-start guard: a second copy of the script (or a second tag) does nothing.
   if (w.tidings?.v) return;
-  const script = (document.currentScript ||
-    document.querySelector('script[data-key][src*="widget"]')) as HTMLScriptElement | null;
+  // Its own tag: the embed code's classic <script src> (a module, or a copy run from
+  // elsewhere, has none, and starts nothing).
+  const script = document.currentScript as HTMLScriptElement | null;
   if (!script?.dataset.key) return;
   // data-key, data-trigger, data-changelog-url (changelogUrl) ...: see Config. The nonce
   // attribute is hidden from the DOM after load; the property keeps it.

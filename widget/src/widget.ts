@@ -19,7 +19,6 @@ declare const UI_VERSION: string;
 
 /** The bell, both strokes in one path. */
 const BELL = 'M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.94 1.94 0 0 0 3.4 0';
-const MIN_POLL_S = 5;
 
 /** The public API's commands for one widget's lifetime (see index.ts). */
 export type Commands = Record<string, (...args: any[]) => unknown>;
@@ -66,7 +65,8 @@ export const startWidget = (
   let launcher: HTMLElement | undefined;
   if (!config.trigger) {
     const svg = 'http://www.w3.org/2000/svg';
-    const bell = setAttributes(document.createElementNS(svg, 'svg'), { viewBox: '0 0 24 24', 'aria-hidden': 'true' });
+    // 24 px wide (widget.css) and drawn on a 24-unit grid: no viewBox needed.
+    const bell = setAttributes(document.createElementNS(svg, 'svg'), { 'aria-hidden': 'true' });
     bell.append(setAttributes(document.createElementNS(svg, 'path'), { d: BELL }));
     launcher = setAttributes(document.createElement('button'), {
       class: 'tw-launcher tw-fixed',
@@ -90,7 +90,7 @@ export const startWidget = (
       unreadListeners.forEach((listener) => listener(count));
     }
     if (!host.isConnected) document.body.append(host);
-    host.setAttribute('lang', locale());
+    host.lang = locale();
     const [name, unreadLabel] = launcherStrings(locale());
     badge.textContent = count > 9 ? '9+' : ((count || '') as string);
     badge.hidden = !count || config.badge == 'none';
@@ -98,11 +98,9 @@ export const startWidget = (
     if (config.trigger && config.badge != 'none' && (ui || count)) withUi((loaded) => loaded.badge_());
   };
 
-  // The theme: the host's choice, or the OS's.
-  const darkScheme = matchMedia('(prefers-color-scheme: dark)');
-  const applyTheme = () =>
-    host.setAttribute('theme', config.theme == 'dark' || (config.theme != 'light' && darkScheme.matches) ? 'dark' : 'light');
-  listen(darkScheme, 'change', applyTheme);
+  // The theme: the host's choice (`light`, `dark`), or `auto`, which the styles resolve
+  // with prefers-color-scheme (no script has to follow the OS's changes).
+  const applyTheme = () => host.setAttribute('theme', config.theme || 'auto');
   applyTheme();
 
   // The poller's state.
@@ -153,7 +151,8 @@ export const startWidget = (
         ui ? ui.update_() : items.some((i) => i.auto_show && !i.dismissed) ? withUi((loaded) => loaded.update_()) : release(true);
       }
       failures = 0;
-      delayS = Math.max(MIN_POLL_S, pollAfterS);
+      // Never more often than every 5 s.
+      delayS = Math.max(5, pollAfterS);
     } catch {
       // Down, refused or garbled: back off (5 s doubling to 5 min) with jitter, quietly (the
       // panel's "retrying" asks every 5 s itself while it shows).
@@ -204,18 +203,18 @@ export const startWidget = (
     }
   };
 
-  // The UI chunk, imported once; after a failure, again on the next use, from another URL
-  // (a browser may remember a failed module fetch). `import()` inherits the loader's nonce
+  // The UI chunk, imported once (from /widget/<hash>.js?0); after a failure, again on the
+  // next use, from another URL (?1, ?2 ...: a browser may remember a failed module fetch). `import()` inherits the loader's nonce
   // under 'strict-dynamic'.
-  let loading: Promise<Ui | null> | null = null;
+  let loading: Promise<Ui | null> | undefined;
   let chunkFailures = 0;
   /** Runs `then` with the UI, importing it first if need be (never after a shutdown). */
   const withUi = (then: (ui: Ui) => void) =>
-    (loading ||= import(config.base_ + '/widget/' + UI_VERSION + '.js' + (chunkFailures ? '?' + chunkFailures : '')).then(
+    (loading ||= import(config.base_ + '/widget/' + UI_VERSION + '.js?' + chunkFailures).then(
       (chunk: { mountUi(shell: Shell): Ui }) => chunk.mountUi(shell),
       () => {
         chunkFailures++;
-        loading = null;
+        loading = undefined;
         return null;
       },
     )).then(guard((loaded: Ui | null) => isStopped || (loaded ? then((ui = loaded)) : release())));
