@@ -53,11 +53,11 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
   };
 
   // Push mode: an empty block of the banner's height before the page's content (or after
-  // it), made in the same frame as the banner, so the page moves at most once, before the
-  // banner's first paint, and never again while it shows. At the top it takes the space the
-  // loader reserved before the page's first paint, if any (then nothing moves at all), and
-  // its height is remembered for this page (or every page, when the item shows on all) so
-  // that the next page load can reserve it. At the bottom nothing above it moves.
+  // it), so the banner covers none of the page. At the bottom nothing above it moves. At
+  // the top, moving painted content is a layout shift: the banner takes the space the
+  // loader reserved before the page's first paint, and where none was reserved (the first
+  // time it shows) it lies over the page this once. Its height is remembered for this page
+  // (or every page, when the item shows on all) so that the next page load reserves it.
   const push = (banner: HTMLElement, item: Item, atBottom: boolean) => {
     const height = banner.offsetHeight;
     if (!atBottom) {
@@ -65,6 +65,7 @@ export const createSurfaces = ({ shell, article, dismissed, forget, anchor, anno
       delete spaces[location.pathname];
       spaces[item.pages?.length ? location.pathname : '*'] = height;
       store('push', Object.fromEntries(Object.entries(spaces).slice(-20)));
+      if (!shell.reserved_) return; // over the page this time: nothing moves
     }
     spacer = shell.reserved_ || makeSpacer(height, atBottom);
     shell.reserved_ = null;
