@@ -119,10 +119,19 @@ class TestBanner:
     ) -> None:
         workspace.announce("Scheduled maintenance", display="banner", category="fix")
         page.emulate_media(reduced_motion="reduce")
+        # Loaded synchronously in <head> (the embed code's async copy at the end of <body>
+        # then finds it running), so that it can reserve space before the first paint.
+        stub = (
+            "window.tidings=window.tidings||function(){(tidings.q=tidings.q||[]).push(arguments)};"
+        )
+        in_head = (
+            f'<script>{stub}</script><script src="{embed.script_src}" data-key="{embed.key}"'
+            ' data-banner="top push"></script>'
+        )
         url = embed(
             "/push",
             attrs=' data-banner="top push"',
-            head=self.CLS_OBSERVER,
+            head=self.CLS_OBSERVER + in_head,
             body='<h1 id="title">Host</h1><p>Content</p>',
         )
         # The first time its height is unknown until it shows: over the page, this once

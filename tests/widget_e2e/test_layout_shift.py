@@ -106,6 +106,27 @@ class TestTopPush:
         expect(page.locator("tidings-spacer")).to_have_count(0)
         assert box(page, "#title")["y"] < 40
 
+    def test_with_the_async_embed_code_it_lies_over_the_page_and_nothing_moves(
+        self, page: Page, embed: Embed, workspace: Workspace
+    ) -> None:
+        workspace.announce("Scheduled maintenance", display="banner", category="fix")
+        # The embed code as PRODUCT.md gives it (async, at the end of <body>): it runs once
+        # the page may have painted, too late to reserve space without moving anything.
+        url = embed.site.add(
+            "/cls-async-top",
+            host_page(
+                embed.script_src,
+                embed.key,
+                attrs=' data-banner="top push"',
+                head=CLS_OBSERVER,
+                body=CONTENT,
+            ),
+        )
+        for _ in range(3):  # the first load, then loads that know the banner's height
+            load_and_settle(page, url)
+            assert settle(page) == 0
+            expect(page.locator("tidings-spacer")).to_have_count(0)
+
 
 class TestBottomPush:
     def test_even_the_first_page_load_does_not_shift(

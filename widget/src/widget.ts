@@ -37,10 +37,11 @@ export const startWidget = (
   let ui: Ui | undefined;
 
   // Push mode, top: the space the banner took on this page last time (or on every page,
-  // when it shows on all), reserved at once. Run before the first paint (a synchronous
-  // script in <head>), the banner later takes it without moving anything.
+  // when it shows on all), reserved at once, but only before <body> exists (a synchronous
+  // script in <head>: before the first paint): the banner later takes it without moving
+  // anything. Run later, reserving would move painted content: the banner lies over it.
   const banner = config.banner!;
-  const spaces: Record<string, number> = ((/push/.test(banner) && !/bottom/.test(banner) && store('push')) || {});
+  const spaces: Record<string, number> = ((!document.body && /push/.test(banner) && !/bottom/.test(banner) && store('push')) || {});
   const reservedHeight = spaces[location.pathname] || spaces['*'];
 
   const host = document.createElement('tidings-widget');
