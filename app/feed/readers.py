@@ -224,8 +224,14 @@ class PostgresUserReader:
         except TimeoutError as exc:
             raise _unavailable() from exc
         try:
-            async with pool.acquire(timeout=timeout) as connection:
+            # The gate leaves a connection free: this waits only while one connects, bounded
+            # by asyncio.timeout (asyncpg's own timeout starts a task for each acquire).
+            async with asyncio.timeout(timeout):
+                connection = await pool.acquire()
+            try:
                 rows = await connection.fetch(self._sql[id(statement)], workspace_id, key)
+            finally:
+                await pool.release(connection)
         except DRIVER_OUT_OF_REACH as exc:
             raise _unavailable() from exc
         except asyncpg.DataError as exc:  # a value the database refuses: a NUL character
