@@ -13,7 +13,7 @@ import html
 from playwright.sync_api import Page, expect
 
 from tests.widget_e2e.conftest import Embed
-from tests.widget_e2e.harness import HostSite, Workspace, host_page
+from tests.widget_e2e.harness import HostSite, Workspace
 from tests.widget_e2e.test_auto_show import load_and_settle
 from tests.widget_e2e.test_layout import box
 
@@ -112,15 +112,8 @@ class TestTopPush:
         workspace.announce("Scheduled maintenance", display="banner", category="fix")
         # The embed code as PRODUCT.md gives it (async, at the end of <body>): it runs once
         # the page may have painted, too late to reserve space without moving anything.
-        url = embed.site.add(
-            "/cls-async-top",
-            host_page(
-                embed.script_src,
-                embed.key,
-                attrs=' data-banner="top push"',
-                head=CLS_OBSERVER,
-                body=CONTENT,
-            ),
+        url = embed(
+            "/cls-async-top", attrs=' data-banner="top push"', head=CLS_OBSERVER, body=CONTENT
         )
         for _ in range(3):  # the first load, then loads that know the banner's height
             load_and_settle(page, url)
@@ -134,15 +127,8 @@ class TestBottomPush:
     ) -> None:
         workspace.announce("Scheduled maintenance", display="banner", category="fix")
         # The embed code as PRODUCT.md gives it (async, at the end of <body>).
-        url = embed.site.add(
-            "/cls-bottom",
-            host_page(
-                embed.script_src,
-                embed.key,
-                attrs=' data-banner="bottom push"',
-                head=CLS_OBSERVER,
-                body=CONTENT,
-            ),
+        url = embed(
+            "/cls-bottom", attrs=' data-banner="bottom push"', head=CLS_OBSERVER, body=CONTENT
         )
         load_and_settle(page, url)
         assert settle(page) == 0
