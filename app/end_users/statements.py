@@ -11,6 +11,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Delete,
     Select,
     Update,
@@ -40,20 +41,24 @@ def ensure_end_users(dialect: str, rows: list[dict[str, Any]]) -> Insert:
     return insert_end_users(dialect).values(rows)
 
 
-def end_users_by_key(dialect: str) -> Select[Any]:
+def end_users_by_key(dialect: str) -> CompoundSelect[Any]:
     """Binds ``workspace_id``, ``user_ids`` and ``anonymous_ids`` (lists).
 
-    Two searches, one per unique key: with ``OR`` SQLite would scan the workspace.
+    Columns: ``id, user_id, anonymous_id``.
     """
+    return union_all(*end_user_searches(dialect))
+
+
+def end_user_searches(dialect: str) -> tuple[Select[Any], Select[Any]]:
+    """``end_users_by_key``'s two searches, one per unique key (with ``OR`` SQLite would
+    scan the workspace), for a statement that adds columns to them."""
 
     def by(column: Any, name: str) -> Select[Any]:
         return select(END_USERS.c.id, END_USERS.c.user_id, END_USERS.c.anonymous_id).where(
             END_USERS.c.workspace_id == bindparam("workspace_id"), among(dialect, column, name)
         )
 
-    return union_all(  # type: ignore[return-value]
-        by(END_USERS.c.user_id, "user_ids"), by(END_USERS.c.anonymous_id, "anonymous_ids")
-    )
+    return by(END_USERS.c.user_id, "user_ids"), by(END_USERS.c.anonymous_id, "anonymous_ids")
 
 
 def bump_state_version() -> Update:
@@ -121,17 +126,24 @@ def _arrays(names: Collection[str]) -> Any:
 STATE_KEY = ("workspace_id", "end_user_id", "announcement_id")
 
 
-def insert_state_keys_from_arrays() -> Insert:
-    """PostgreSQL: create the missing state rows of many keys in one statement.
+def lock_or_create_states_from_arrays() -> Insert:
+    """PostgreSQL: the state rows of many keys, created where missing, locked until commit.
 
-    Binds one array per column of ``STATE_KEY`` and ``seen_count``; a row that exists is
-    skipped. The rows go in in the arrays' order (sort them: concurrent writers then take
-    their locks in the same order).
+    Binds one array per column of ``STATE_KEY`` and ``seen_count``. Columns:
+    ``end_user_id, announcement_id``, then the state fields (``STATE_FIELDS``). A key that
+    exists is "updated" to itself: that locks it (waiting for a concurrent writer of it to
+    finish) and returns its latest committed values, in the round trip that creates the
+    others; creating first and then ``SELECT ... FOR UPDATE`` took two. Rows are taken in
+    the arrays' order (sort them: concurrent writers then lock in the same order).
     """
     names = (*STATE_KEY, "seen_count")
     source = _arrays(names)
     statement = postgresql.insert(STATES).from_select(list(names), select(*source.c))
-    return statement.on_conflict_do_nothing()
+    statement = statement.on_conflict_do_update(
+        index_elements=list(STATE_KEY), set_={"seen_count": STATES.c.seen_count}
+    )
+    returned = [STATES.c.end_user_id, STATES.c.announcement_id]
+    return statement.returning(*returned, *[STATES.c[name] for name in STATE_FIELDS])
 
 
 def save_states_from_arrays() -> Update:

@@ -7,10 +7,22 @@ Events are idempotent through ``INSERT ... ON CONFLICT DO NOTHING`` on (workspac
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.dml import Insert
 
+from app.end_users.statements import end_user_searches, save_states_from_arrays
+from app.engagement.statements import add_to_stats_from_arrays
 from app.kit.sql import among, insert_for
 from app.models.tables import announcements as ANNOUNCEMENTS
 from app.models.tables import events as EVENTS
@@ -25,6 +37,36 @@ def known_announcements(dialect: str) -> Select[Any]:
         ANNOUNCEMENTS.c.workspace_id == bindparam("workspace_id"),
         among(dialect, ANNOUNCEMENTS.c.id, "ids"),
     )
+
+
+def group_references(dialect: str) -> CompoundSelect[Any]:
+    """What a group refers to, in one round trip: which announcements exist, and the ids of
+    the end users who exist.
+
+    Binds ``workspace_id``, ``ids`` (announcements), ``user_ids`` and ``anonymous_ids``.
+    Columns: ``id, user_id, anonymous_id, kind``; ``kind`` is ``"announcement"`` (then
+    only ``id`` is set) or ``"end_user"`` (as ``end_users_by_key`` returns them).
+    """
+    no_text = null().cast(String)
+    announcements = known_announcements(dialect).add_columns(
+        no_text, no_text, literal("announcement")
+    )
+    end_users = [part.add_columns(literal("end_user")) for part in end_user_searches(dialect)]
+    return union_all(announcements, *end_users)
+
+
+STATS_PREFIX = "stats_"
+
+
+def save_states_and_add_to_stats() -> Insert:
+    """PostgreSQL: the changed state rows saved and the counters added to, in one statement.
+
+    Binds ``save_states_from_arrays``'s arrays and ``add_to_stats_from_arrays``'s, the
+    latter named ``stats_`` + column. The state rows are locked already (the writer locked
+    them first), so the only locks it takes are the counters', in the arrays' order.
+    """
+    saved = save_states_from_arrays().cte("saved")
+    return add_to_stats_from_arrays(STATS_PREFIX).add_cte(saved)
 
 
 def insert_events(dialect: str) -> Insert:

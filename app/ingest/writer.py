@@ -22,7 +22,6 @@ from app.end_users.repository import new_end_user_row
 from app.end_users.visitors import Visitor
 from app.engagement import statements as stats_sql
 from app.engagement.counting import (
-    COUNTERS,
     STATE_FIELDS,
     StatsDelta,
     empty_state,
@@ -82,7 +81,6 @@ REUSED_ID = "this event id was already used for a different event"
 
 _STATE_KEY_COLUMNS = (*end_user_sql.STATE_KEY, "seen_count")
 _STATE_COLUMNS = (*end_user_sql.STATE_KEY, *STATE_FIELDS)
-_STATS_COLUMNS = ("workspace_id", "announcement_id", "bucket", *COUNTERS)
 
 
 class _Statements:
@@ -93,8 +91,8 @@ class _Statements:
         # SQLite's writer holds the whole database (BEGIN IMMEDIATE): what it reads stays
         # true until it commits, so asking first which events and state rows exist is
         # exact, and cheaper. PostgreSQL replicas write concurrently: the event insert
-        # itself says which rows were new (RETURNING), and state rows are created before
-        # they are locked.
+        # itself says which rows were new (RETURNING), and the statement that creates
+        # missing state rows locks them all.
         self.holds_database = name == "sqlite"
         # Only the SQLite writer uses it, and only from the event loop, one group at a time.
         self.times = SqliteTimes()
@@ -108,23 +106,25 @@ class _Statements:
             else event_sql.insert_events_returning()
         )
         end_user_keys = tuple(new_end_user_row("", "", utc_now(), None, None))
-        self.known_announcements = prepare(event_sql.known_announcements(name))
+        self.group_references = prepare(event_sql.group_references(name))
         self.end_users_by_key = prepare(end_user_sql.end_users_by_key(name))
         self.insert_end_users = prepare(end_user_sql.insert_end_users(name), end_user_keys)
         self.bump_state_version = prepare(end_user_sql.bump_state_version())
         self.stored_events = prepare(event_sql.stored_events(name))
         self.insert_events = prepare(insert_events, event_sql.EVENT_COLUMNS)
-        self.insert_full_states = prepare(
-            end_user_sql.insert_states(name), _STATE_KEY_COLUMNS[:-1] + STATE_FIELDS
-        )
-        self.lock_states = prepare(end_user_sql.lock_states_of(name))
         if self.holds_database:
+            self.insert_full_states = prepare(
+                end_user_sql.insert_states(name), _STATE_KEY_COLUMNS[:-1] + STATE_FIELDS
+            )
+            self.lock_states = prepare(end_user_sql.lock_states_of(name))
             self.save_states = prepare(end_user_sql.save_states())
+            self.add_to_stats = prepare(stats_sql.add_to_stats(name), stats_sql.STATS_COLUMNS)
         else:
-            # A statement per row cost PostgreSQL more than the rows: one array per column.
-            self.insert_state_keys = prepare(end_user_sql.insert_state_keys_from_arrays())
-            self.save_states = prepare(end_user_sql.save_states_from_arrays())
-        self.add_to_stats = prepare(stats_sql.add_to_stats(name), _STATS_COLUMNS)
+            # Each statement costs a round trip, and between two of them the transaction
+            # waits for the event loop, which is busy with requests: one array per column,
+            # and as few statements as the reads that decide the writes allow.
+            self.lock_or_create_states = prepare(end_user_sql.lock_or_create_states_from_arrays())
+            self.save_states_and_add_to_stats = prepare(event_sql.save_states_and_add_to_stats())
 
 
 _compiled: dict[tuple[str, str, str], _Statements] = {}
@@ -154,36 +154,42 @@ def write_group(connection: Connection, group: list[Submission]) -> list[IngestR
     return results
 
 
-def _end_users(
+def _references(
     sql: _Statements,
     connection: Connection,
     workspace_id: str,
+    announcement_ids: set[str],
     keys: set[tuple[str | None, str | None]],
     now: datetime,
-) -> dict[tuple[str | None, str | None], str]:
-    """The end users' ids, created on first sight."""
-
-    def lookup(wanted: Sequence[tuple[str | None, str | None]]) -> None:
-        rows = sql.end_users_by_key.fetch(
-            connection,
-            {
-                "workspace_id": workspace_id,
-                "user_ids": [uid for uid, _ in wanted if uid is not None],
-                "anonymous_ids": [aid for uid, aid in wanted if uid is None and aid is not None],
-            },
-        )
-        for end_user_id, user_id, anonymous_id in rows:
-            found[(user_id, None) if user_id is not None else (None, anonymous_id)] = end_user_id
-
+) -> tuple[set[str], dict[tuple[str | None, str | None], str]]:
+    """Which of the announcements the workspace has, and the end users' ids (created on
+    first sight)."""
+    known: set[str] = set()
     found: dict[tuple[str | None, str | None], str] = {}
-    lookup(list(keys))
+    values = {
+        "workspace_id": workspace_id,
+        "ids": sorted(announcement_ids),
+        "user_ids": [uid for uid, _ in keys if uid is not None],
+        "anonymous_ids": [aid for uid, aid in keys if uid is None and aid is not None],
+    }
+    for row_id, user_id, anonymous_id, kind in sql.group_references.fetch(connection, values):
+        if kind == "announcement":
+            known.add(row_id)
+        else:
+            found[(user_id, None) if user_id is not None else (None, anonymous_id)] = row_id
     missing = sorted((key for key in keys if key not in found), key=str)
     if missing:
         # Someone else may create the same user meanwhile (another replica): theirs stands.
         rows = [new_end_user_row(workspace_id, new_id("eu"), now, uid, aid) for uid, aid in missing]
         sql.insert_end_users.execute_many(connection, rows)
-        lookup(missing)
-    return found
+        values = {
+            "workspace_id": workspace_id,
+            "user_ids": [uid for uid, _ in missing if uid is not None],
+            "anonymous_ids": [aid for uid, aid in missing if uid is None and aid is not None],
+        }
+        for end_user_id, user_id, anonymous_id in sql.end_users_by_key.fetch(connection, values):
+            found[(user_id, None) if user_id is not None else (None, anonymous_id)] = end_user_id
+    return known, found
 
 
 def _write_workspace(
@@ -198,18 +204,8 @@ def _write_workspace(
 
     # Events about announcements this workspace does not have are refused one by one.
     referenced = {e.announcement_id for _, s in submissions for e in s.events if e.announcement_id}
-    known: set[str] = set()
-    if referenced:
-        known = {
-            row[0]
-            for row in sql.known_announcements.fetch(
-                connection, {"workspace_id": workspace_id, "ids": sorted(referenced)}
-            )
-        }
-
-    end_user_of = _end_users(
-        sql, connection, workspace_id, {s.visitor.lookup for _, s in submissions}, now
-    )
+    visitors = {s.visitor.lookup for _, s in submissions}
+    known, end_user_of = _references(sql, connection, workspace_id, referenced, visitors, now)
 
     # Raw events: the first copy of an id in the group is the one inserted, unless the id is
     # stored already; the other copies are then compared with what the id stands for.
@@ -322,10 +318,10 @@ def _fold_states(
         for u, a in fresh:
             states[u][a] = empty_state()
     else:
-        # Create the missing rows first (a concurrent writer may too), then lock them all.
+        # Missing rows are created (a concurrent writer may too), and all are locked.
         keys = [{**_state_key(ws, u, a), "seen_count": 0} for u, a in touched]
-        sql.insert_state_keys.execute(connection, _as_arrays(keys, _STATE_KEY_COLUMNS))
-        for row in sql.lock_states.fetch(connection, {"workspace_id": ws, "keys": touched}):
+        values = _as_arrays(keys, _STATE_KEY_COLUMNS)
+        for row in sql.lock_or_create_states.fetch(connection, values):
             end_user_id, announcement_id, *fields = row
             states[end_user_id][announcement_id] = dict(zip(STATE_FIELDS, fields, strict=True))
     stats = StatsDelta()
@@ -352,19 +348,25 @@ def _fold_states(
             for announcement_id, state in user_states.items()
             if tuple(state.values()) != before[announcement_id]
         ]
-    new = set(fresh)
-    sql.insert_full_states.execute_many(
-        connection, [{**_state_key(ws, u, a), **states[u][a]} for u, a in fresh]
-    )
-    changed = [(u, a) for u, a in changed if (u, a) not in new]
-    if sql.holds_database:
-        updates = [end_user_sql.state_parameters(ws, u, a, states[u][a]) for u, a in changed]
-        sql.save_states.execute_many(connection, updates)
-    elif changed:
-        rows = [{**_state_key(ws, u, a), **states[u][a]} for u, a in changed]
-        sql.save_states.execute(connection, _as_arrays(rows, _STATE_COLUMNS))
     stat_rows = sorted(stats.rows(ws), key=lambda row: (row["announcement_id"], row["bucket"]))
-    sql.add_to_stats.execute_many(connection, stat_rows)
+    if sql.holds_database:
+        sql.insert_full_states.execute_many(
+            connection, [{**_state_key(ws, u, a), **states[u][a]} for u, a in fresh]
+        )
+        new = set(fresh)
+        updates = [
+            end_user_sql.state_parameters(ws, u, a, states[u][a])
+            for u, a in changed
+            if (u, a) not in new
+        ]
+        sql.save_states.execute_many(connection, updates)
+        sql.add_to_stats.execute_many(connection, stat_rows)
+    elif changed or stat_rows:
+        saved = _as_arrays(
+            [{**_state_key(ws, u, a), **states[u][a]} for u, a in changed], _STATE_COLUMNS
+        )
+        added = _as_arrays(stat_rows, stats_sql.STATS_COLUMNS, prefix=event_sql.STATS_PREFIX)
+        sql.save_states_and_add_to_stats.execute(connection, {**saved, **added})
     sql.bump_state_version.execute_many(
         connection,
         [
@@ -374,9 +376,12 @@ def _fold_states(
     )
 
 
-def _as_arrays(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
-    """PostgreSQL: rows as one list per column, for a statement that takes arrays."""
-    return {name: [row[name] for row in rows] for name in names}
+def _as_arrays(
+    rows: Sequence[dict[str, Any]], names: Sequence[str], prefix: str = ""
+) -> dict[str, list[Any]]:
+    """PostgreSQL: rows as one list per column (``prefix`` + its name), for a statement
+    that takes arrays."""
+    return {prefix + name: [row[name] for row in rows] for name in names}
 
 
 def _state_key(workspace_id: str, end_user_id: str, announcement_id: str) -> dict[str, str]:

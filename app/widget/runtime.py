@@ -6,6 +6,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.db import create_engine
 from app.feed.readers import (
     EngineUserReader,
     PostgresUserReader,
@@ -22,6 +23,8 @@ from app.ingest.service import EventService
 class WidgetRuntime:
     feeds: FeedService
     events: EventService
+    # PostgreSQL: the event writer's own connections (``create_engine``'s ``pool_size``).
+    writer_engine: AsyncEngine | None = None
 
     @property
     def ingestor(self) -> EventIngestor:
@@ -35,6 +38,8 @@ class WidgetRuntime:
     async def stop(self) -> None:
         await self.events.ingestor.stop()  # first: it writes what is still queued
         await self.feeds.stop()
+        if self.writer_engine is not None:
+            await self.writer_engine.dispose()
 
 
 def start_runtime(
@@ -48,8 +53,11 @@ def start_runtime(
         reader = PostgresUserReader(settings.database_url, settings)
     else:
         reader = EngineUserReader(engine)
+    writer_engine = None
+    if engine.dialect.name == "postgresql":
+        writer_engine = create_engine(settings, pool_size=settings.ingest_groups_in_flight)
     ingestor = EventIngestor(
-        engine,
+        writer_engine or engine,
         window_s=settings.ingest_window_ms / 1000,
         max_pending_events=settings.ingest_max_pending_events,
         postgresql_groups_in_flight=settings.ingest_groups_in_flight,
@@ -60,4 +68,4 @@ def start_runtime(
         poll_after_s=settings.widget_poll_after_s, recheck_s=settings.widget_cache_recheck_s
     )
     feeds = FeedService(sessionmaker, snapshots, reader)
-    return WidgetRuntime(feeds, EventService(feeds, ingestor))
+    return WidgetRuntime(feeds, EventService(feeds, ingestor), writer_engine)
