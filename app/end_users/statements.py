@@ -15,6 +15,7 @@ from sqlalchemy import (
     Delete,
     Select,
     Update,
+    any_,
     bindparam,
     delete,
     func,
@@ -73,6 +74,33 @@ def bump_state_version() -> Update:
     )
 
 
+def bump_state_versions_of_many() -> Update:
+    """PostgreSQL: ``bump_state_version`` for many end users in one statement.
+
+    Binds ``bump_workspace_id``, ``bump_ids`` (an array) and ``bump_now``. The rows are
+    locked in the order of their ids first (``FOR NO KEY UPDATE``, as an update of them
+    takes, which leaves foreign-key checks of their state rows free to run): concurrent
+    writers then take them in the same order.
+    """
+    ids = bindparam("bump_ids", type_=postgresql.ARRAY(END_USERS.c.id.type))
+    in_order = (
+        select(END_USERS.c.id)
+        .where(
+            END_USERS.c.workspace_id == bindparam("bump_workspace_id"), END_USERS.c.id == any_(ids)
+        )
+        .order_by(END_USERS.c.id)
+        .with_for_update(key_share=True)
+    )
+    return (
+        update(END_USERS)
+        .where(
+            END_USERS.c.workspace_id == bindparam("bump_workspace_id"),
+            END_USERS.c.id.in_(in_order.scalar_subquery()),
+        )
+        .values(last_seen_at=bindparam("bump_now"), state_version=END_USERS.c.state_version + 1)
+    )
+
+
 def insert_states(dialect: str) -> Insert:
     """Create state rows (``workspace_id, end_user_id, announcement_id, seen_count``)."""
     return insert_for(dialect, STATES).on_conflict_do_nothing()  # type: ignore[no-any-return]
@@ -117,27 +145,29 @@ def lock_states_of(dialect: str) -> Select[Any]:
     )
 
 
-def _arrays(names: Collection[str]) -> Any:
-    """PostgreSQL: rows from one array parameter per column (named after the columns)."""
-    arrays = [bindparam(name, type_=postgresql.ARRAY(STATES.c[name].type)) for name in names]
+def _arrays(names: Collection[str], prefix: str = "") -> Any:
+    """PostgreSQL: rows from one array parameter per column (named ``prefix`` + column)."""
+    arrays = [
+        bindparam(prefix + name, type_=postgresql.ARRAY(STATES.c[name].type)) for name in names
+    ]
     return func.unnest(*arrays).table_valued(*names).render_derived(name="given")
 
 
 STATE_KEY = ("workspace_id", "end_user_id", "announcement_id")
 
 
-def lock_or_create_states_from_arrays() -> Insert:
+def lock_or_create_states_from_arrays(prefix: str = "") -> Insert:
     """PostgreSQL: the state rows of many keys, created where missing, locked until commit.
 
-    Binds one array per column of ``STATE_KEY`` and ``seen_count``. Columns:
-    ``end_user_id, announcement_id``, then the state fields (``STATE_FIELDS``). A key that
-    exists is "updated" to itself: that locks it (waiting for a concurrent writer of it to
-    finish) and returns its latest committed values, in the round trip that creates the
-    others; creating first and then ``SELECT ... FOR UPDATE`` took two. Rows are taken in
-    the arrays' order (sort them: concurrent writers then lock in the same order).
+    Binds one array per column of ``STATE_KEY`` and ``seen_count``, each named ``prefix`` +
+    the column. Columns: ``end_user_id, announcement_id``, then the state fields
+    (``STATE_FIELDS``). A key that exists is "updated" to itself: that locks it (waiting
+    for a concurrent writer of it to finish) and returns its latest committed values, in
+    the round trip that creates the others. Rows are taken in the arrays' order (sort
+    them: concurrent writers then lock in the same order).
     """
     names = (*STATE_KEY, "seen_count")
-    source = _arrays(names)
+    source = _arrays(names, prefix)
     statement = postgresql.insert(STATES).from_select(list(names), select(*source.c))
     statement = statement.on_conflict_do_update(
         index_elements=list(STATE_KEY), set_={"seen_count": STATES.c.seen_count}

@@ -18,8 +18,12 @@ once the WAL is long the writer lets one catch up between two groups (``SqliteWr
 On PostgreSQL the transaction runs through the async engine, and up to
 ``postgresql_groups_in_flight`` groups are written at once, each in its own transaction:
 one group alone left the worker and the database taking turns (each about half busy).
-Concurrent groups are safe as concurrent replicas are: every writer takes its row locks in
-one order (app/ingest/writer.py), and the event insert itself says which events were new.
+What queued is shared among the free ones: under light load requests arrive together
+(their clients were answered together), and two groups of half the size, side by side,
+are answered sooner than one. Concurrent groups are safe as concurrent replicas are: every
+writer takes its row locks in one order (app/ingest/writer.py), and the event insert
+itself says which events were new. The engine is the writer's own (``create_engine``'s
+``pool_size``): a connection per group in flight, checked only after it idled.
 
 The queue is bounded: past ``max_pending_events`` a request is refused with 503 and
 ``Retry-After`` instead of growing memory, and under overload it is refused before its
@@ -93,6 +97,8 @@ class EventIngestor:
             )
         # PostgreSQL only: SQLite's writer holds the whole database, one group at a time.
         self._slots = asyncio.Semaphore(max(1, postgresql_groups_in_flight))
+        self._free_slots = max(1, postgresql_groups_in_flight)
+        self._groups_writing = 0
         self._writing: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
@@ -106,6 +112,11 @@ class EventIngestor:
             await self._task
         if self._sqlite is not None:
             self._sqlite.close()
+
+    @property
+    def groups_in_flight(self) -> int:
+        """How many groups are being written now."""
+        return self._groups_writing
 
     @property
     def is_running(self) -> bool:
@@ -232,13 +243,14 @@ class EventIngestor:
             if len(self._pending) == queued or time.monotonic() >= deadline:
                 return
 
-    def _take_group(self) -> list[Submission]:
+    def _take_group(self, most_events: int | None = None) -> list[Submission]:
         """The next group: what is queued, in order, but not what could not be written in time."""
         group: list[Submission] = []
         size = 0
         in_time = time.monotonic() + self.write_margin_s
         pending = self._pending
-        while pending and (not group or size < self.max_group_events):
+        most_events = most_events or self.max_group_events
+        while pending and (not group or size < most_events):
             submission = pending.popleft()
             if submission.is_cancelled:
                 continue  # answered 503 already; no longer counted in _pending_events
@@ -258,10 +270,15 @@ class EventIngestor:
     async def _write_beside_others(self) -> None:
         """PostgreSQL: once a slot is free, gather a group and write it in its own task."""
         await self._slots.acquire()  # a group in flight finished (or none was)
+        self._free_slots -= 1
         await self._gather()  # what queued meanwhile joins this group
-        group = self._take_group()
+        # What queued is shared among this slot and the other free ones: requests that came
+        # together (under light load, all of them) are written side by side, each part on
+        # its own connection, rather than as one group that takes longer.
+        share = -(-self._pending_events // (self._free_slots + 1))
+        group = self._take_group(min(share, self.max_group_events))
         if not group:
-            self._slots.release()
+            self._release_slot()
             return
         writing = asyncio.get_running_loop().create_task(self._write_in_slot(group))
         self._writing.add(writing)
@@ -271,9 +288,20 @@ class EventIngestor:
         try:
             await self._write(group)
         finally:
-            self._slots.release()
+            self._release_slot()
+
+    def _release_slot(self) -> None:
+        self._free_slots += 1
+        self._slots.release()
 
     async def _write(self, group: list[Submission]) -> None:
+        self._groups_writing += 1
+        try:
+            await self._write_group(group)
+        finally:
+            self._groups_writing -= 1
+
+    async def _write_group(self, group: list[Submission]) -> None:
         try:
             results = await self._transaction(group)
         except _TooLateToCommit as late:

@@ -19,9 +19,14 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
-from app.end_users.statements import end_user_searches, save_states_from_arrays
+from app.end_users.statements import (
+    bump_state_versions_of_many,
+    end_user_searches,
+    lock_or_create_states_from_arrays,
+    save_states_from_arrays,
+)
 from app.engagement.statements import add_to_stats_from_arrays
 from app.kit.sql import among, insert_for
 from app.models.tables import announcements as ANNOUNCEMENTS
@@ -55,18 +60,41 @@ def group_references(dialect: str) -> CompoundSelect[Any]:
     return union_all(announcements, *end_users)
 
 
+# Two sets of arrays in one statement: the second's are named with a prefix.
+STATES_PREFIX = "states_"
 STATS_PREFIX = "stats_"
 
 
-def save_states_and_add_to_stats() -> Insert:
-    """PostgreSQL: the changed state rows saved and the counters added to, in one statement.
+def insert_events_and_lock_states() -> CompoundSelect[Any]:
+    """PostgreSQL: ``insert_events_returning`` and ``lock_or_create_states_from_arrays``
+    in one round trip.
 
-    Binds ``save_states_from_arrays``'s arrays and ``add_to_stats_from_arrays``'s, the
-    latter named ``stats_`` + column. The state rows are locked already (the writer locked
-    them first), so the only locks it takes are the counters', in the arrays' order.
+    Binds the former's arrays and the latter's, named ``states_`` + column. Rows of the
+    first kind carry ``event_id`` (an event this statement inserted), the others
+    ``end_user_id, announcement_id`` and the state fields of a locked state row. Every
+    writer runs this same statement, so all take their locks in the same order: state
+    rows (sorted), then events.
+    """
+    inserted = insert_events_returning().cte("inserted")
+    states = lock_or_create_states_from_arrays(STATES_PREFIX).cte("states")
+    state_rows = select(null().cast(String).label("event_id"), *states.c)
+    event_rows = select(inserted.c.id, *[null().cast(column.type) for column in states.c])
+    return union_all(state_rows, event_rows)
+
+
+def write_states_counters_and_versions() -> Update:
+    """PostgreSQL: the end users' state versions bumped, their changed state rows saved and
+    the counters added to, in one statement.
+
+    Binds ``bump_state_versions_of_many``'s parameters, ``save_states_from_arrays``'s
+    arrays and ``add_to_stats_from_arrays``'s (named ``stats_`` + column). The state rows
+    are locked already; the end users are locked first (in id order, by the statement
+    itself), then the counters (in the arrays' order, by the unreferenced CTE, which runs
+    after it): one order for every writer.
     """
     saved = save_states_from_arrays().cte("saved")
-    return add_to_stats_from_arrays(STATS_PREFIX).add_cte(saved)
+    added = add_to_stats_from_arrays(STATS_PREFIX).cte("added")
+    return bump_state_versions_of_many().add_cte(saved).add_cte(added)
 
 
 def insert_events(dialect: str) -> Insert:

@@ -100,31 +100,30 @@ class _Statements:
         def prepare(statement: Any, keys: Sequence[str] | None = None) -> CompiledStatement:
             return CompiledStatement(statement, dialect, self.times, keys)
 
-        insert_events = (
-            event_sql.insert_events(name)
-            if self.holds_database
-            else event_sql.insert_events_returning()
-        )
         end_user_keys = tuple(new_end_user_row("", "", utc_now(), None, None))
         self.group_references = prepare(event_sql.group_references(name))
         self.end_users_by_key = prepare(end_user_sql.end_users_by_key(name))
         self.insert_end_users = prepare(end_user_sql.insert_end_users(name), end_user_keys)
-        self.bump_state_version = prepare(end_user_sql.bump_state_version())
         self.stored_events = prepare(event_sql.stored_events(name))
-        self.insert_events = prepare(insert_events, event_sql.EVENT_COLUMNS)
         if self.holds_database:
+            self.insert_events = prepare(event_sql.insert_events(name), event_sql.EVENT_COLUMNS)
             self.insert_full_states = prepare(
                 end_user_sql.insert_states(name), _STATE_KEY_COLUMNS[:-1] + STATE_FIELDS
             )
             self.lock_states = prepare(end_user_sql.lock_states_of(name))
             self.save_states = prepare(end_user_sql.save_states())
             self.add_to_stats = prepare(stats_sql.add_to_stats(name), stats_sql.STATS_COLUMNS)
+            self.bump_state_version = prepare(end_user_sql.bump_state_version())
         else:
             # Each statement costs a round trip, and between two of them the transaction
             # waits for the event loop, which is busy with requests: one array per column,
-            # and as few statements as the reads that decide the writes allow.
-            self.lock_or_create_states = prepare(end_user_sql.lock_or_create_states_from_arrays())
-            self.save_states_and_add_to_stats = prepare(event_sql.save_states_and_add_to_stats())
+            # and as few statements as the reads that decide the writes allow: what the
+            # group refers to; the events, with the state rows they touch; then the writes
+            # that folding the new events into those states decided.
+            self.insert_events_and_lock_states = prepare(event_sql.insert_events_and_lock_states())
+            self.write_states_counters_and_versions = prepare(
+                event_sql.write_states_counters_and_versions()
+            )
 
 
 _compiled: dict[tuple[str, str, str], _Statements] = {}
@@ -212,6 +211,7 @@ def _write_workspace(
     owners: dict[str, tuple[int, IncomingEvent]] = {}
     copies: list[tuple[int, IncomingEvent]] = []
     rows: list[dict[str, Any]] = []
+    touched: set[tuple[str, str]] = set()  # the state rows the events may change
     for position, submission in submissions:
         end_user_id = end_user_of[submission.visitor.lookup]
         for incoming in submission.events:
@@ -224,9 +224,13 @@ def _write_workspace(
             if incoming.id not in owners:
                 owners[incoming.id] = (position, incoming)
                 rows.append(_event_row(workspace_id, end_user_id, incoming, now))
+                if incoming.announcement_id is not None:
+                    touched.add((end_user_id, incoming.announcement_id))
+                if incoming.type == "open":
+                    touched.update((end_user_id, a) for a in submission.visible)
     # One order for every concurrent writer (no deadlocks); a user's events side by side.
     rows.sort(key=lambda row: (row["end_user_id"], row["id"]))
-    inserted, stored_hashes = _insert_events(sql, connection, workspace_id, rows)
+    inserted, stored_hashes, states = _insert_events(sql, connection, workspace_id, rows, touched)
 
     for position, incoming in copies:
         submission = by_position[position]
@@ -258,27 +262,49 @@ def _write_workspace(
         if incoming.type == "open":
             visible_by_user[end_user_id] = submission.visible
     if new_by_user:
-        _fold_states(sql, connection, workspace_id, new_by_user, visible_by_user, now)
+        _fold_states(sql, connection, workspace_id, new_by_user, visible_by_user, now, states)
+
+
+States = dict[str, dict[str, dict[str, Any]]]  # end user → announcement → state fields
 
 
 def _insert_events(
-    sql: _Statements, connection: Connection, workspace_id: str, rows: list[dict[str, Any]]
-) -> tuple[set[str], dict[str, str]]:
-    """Store the rows that are new: the ids inserted, and the payload hashes of the others."""
+    sql: _Statements,
+    connection: Connection,
+    workspace_id: str,
+    rows: list[dict[str, Any]],
+    touched: set[tuple[str, str]],
+) -> tuple[set[str], dict[str, str], States | None]:
+    """Store the rows that are new: the ids inserted, and the payload hashes of the others.
+
+    On PostgreSQL the same round trip creates and locks the ``touched`` state rows, and
+    returns them (those of events stored before exist already, and stay as they are).
+    """
     if not rows:
-        return set(), {}
+        return set(), {}, None
     if not sql.holds_database:  # PostgreSQL
-        columns = _as_arrays(rows, event_sql.EVENT_COLUMNS)
-        inserted = {row[0] for row in sql.insert_events.fetch(connection, columns)}
+        keys = [{**_state_key(workspace_id, u, a), "seen_count": 0} for u, a in sorted(touched)]
+        values = {
+            **_as_arrays(rows, event_sql.EVENT_COLUMNS),
+            **_as_arrays(keys, _STATE_KEY_COLUMNS, prefix=event_sql.STATES_PREFIX),
+        }
+        inserted: set[str] = set()
+        states: States = defaultdict(dict)
+        for row in sql.insert_events_and_lock_states.fetch(connection, values):
+            event_id, end_user_id, announcement_id, *fields = row
+            if event_id is not None:
+                inserted.add(event_id)
+            else:
+                states[end_user_id][announcement_id] = dict(zip(STATE_FIELDS, fields, strict=True))
         undecided = [row["id"] for row in rows if row["id"] not in inserted]
         stored = _stored_hashes(sql, connection, workspace_id, undecided)
-        return inserted, stored
+        return inserted, stored, states
     stored = _stored_hashes(sql, connection, workspace_id, [row["id"] for row in rows])
     new = [row for row in rows if row["id"] not in stored]
     written = sql.insert_events.execute_many(connection, new)
     if written != len(new):  # cannot happen while this transaction holds the write lock
         raise RuntimeError(f"{len(new) - written} events appeared while the database was locked")
-    return {row["id"] for row in new}, stored
+    return {row["id"] for row in new}, stored, None
 
 
 def _stored_hashes(
@@ -297,33 +323,30 @@ def _fold_states(
     new_by_user: dict[str, list[IncomingEvent]],
     visible_by_user: dict[str, list[str]],
     now: datetime,
+    locked: States | None,
 ) -> None:
-    """Apply the new events to their users' states (locked) and to the counters."""
-    touched = sorted(
-        {
-            (end_user_id, announcement_id)
-            for end_user_id, events in new_by_user.items()
-            for announcement_id in [e.announcement_id for e in events if e.announcement_id]
-            + visible_by_user.get(end_user_id, [])
-        }
-    )
-    states: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    """Apply the new events to their users' states and to the counters. The states are
+    ``locked`` already on PostgreSQL; on SQLite they are read here."""
     fresh: list[tuple[str, str]] = []
-    if sql.holds_database:
+    if locked is not None:
+        states = locked
+    else:
         # Nobody else writes until this commits: the rows not there now are this group's.
+        touched = sorted(
+            {
+                (end_user_id, announcement_id)
+                for end_user_id, events in new_by_user.items()
+                for announcement_id in [e.announcement_id for e in events if e.announcement_id]
+                + visible_by_user.get(end_user_id, [])
+            }
+        )
+        states = defaultdict(dict)
         for row in sql.lock_states.fetch(connection, {"workspace_id": ws, "keys": touched}):
             end_user_id, announcement_id, *fields = row
             states[end_user_id][announcement_id] = dict(zip(STATE_FIELDS, fields, strict=True))
         fresh = [(u, a) for u, a in touched if a not in states[u]]
         for u, a in fresh:
             states[u][a] = empty_state()
-    else:
-        # Missing rows are created (a concurrent writer may too), and all are locked.
-        keys = [{**_state_key(ws, u, a), "seen_count": 0} for u, a in touched]
-        values = _as_arrays(keys, _STATE_KEY_COLUMNS)
-        for row in sql.lock_or_create_states.fetch(connection, values):
-            end_user_id, announcement_id, *fields = row
-            states[end_user_id][announcement_id] = dict(zip(STATE_FIELDS, fields, strict=True))
     stats = StatsDelta()
     changed: list[tuple[str, str]] = []
     for end_user_id, events in new_by_user.items():
@@ -361,19 +384,20 @@ def _fold_states(
         ]
         sql.save_states.execute_many(connection, updates)
         sql.add_to_stats.execute_many(connection, stat_rows)
-    elif changed or stat_rows:
+        sql.bump_state_version.execute_many(
+            connection,
+            [
+                {"key_workspace_id": ws, "key_id": end_user_id, "now": now}
+                for end_user_id in sorted(new_by_user)
+            ],
+        )
+    else:
         saved = _as_arrays(
             [{**_state_key(ws, u, a), **states[u][a]} for u, a in changed], _STATE_COLUMNS
         )
         added = _as_arrays(stat_rows, stats_sql.STATS_COLUMNS, prefix=event_sql.STATS_PREFIX)
-        sql.save_states_and_add_to_stats.execute(connection, {**saved, **added})
-    sql.bump_state_version.execute_many(
-        connection,
-        [
-            {"key_workspace_id": ws, "key_id": end_user_id, "now": now}
-            for end_user_id in sorted(new_by_user)
-        ],
-    )
+        versions = {"bump_workspace_id": ws, "bump_ids": sorted(new_by_user), "bump_now": now}
+        sql.write_states_counters_and_versions.execute(connection, {**saved, **added, **versions})
 
 
 def _as_arrays(

@@ -1,12 +1,14 @@
 """PostgreSQL writes up to ``ingest_groups_in_flight`` event groups at once; SQLite one."""
 
 import asyncio
+from collections.abc import Callable
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.ingest.writer import Submission
+from app.ingest.writer import IngestResult, Submission
 from tests.fixtures.databases import event_writers_held
 from tests.fixtures.factories import create_announcement
 from tests.fixtures.tenants import Tenant
@@ -21,18 +23,27 @@ async def until(condition: object, what: str) -> None:
     raise AssertionError(what)
 
 
+Send = Callable[[str], tuple[Submission, asyncio.Future[IngestResult]]]
+
+
+@pytest.fixture
+async def sent(app: FastAPI, session: AsyncSession, tenant: Tenant) -> Send:
+    """Sends one impression as ``user_id``: the batch, and the future of its answer."""
+    a = (await create_announcement(session, tenant.workspace_id, status="published")).id
+    ingestor = ingestor_of(app)
+
+    def send(user_id: str) -> tuple[Submission, asyncio.Future[IngestResult]]:
+        batch = submission(tenant.workspace_id, [incoming("impression", a)], user_id=user_id)
+        return batch, asyncio.ensure_future(ingestor.submit(batch))
+
+    return send
+
+
 class TestGroupsInFlight:
     async def test_a_second_group_is_written_beside_a_held_one_on_postgresql_only(
-        self, app: FastAPI, session: AsyncSession, tenant: Tenant, settings: Settings
+        self, session: AsyncSession, tenant: Tenant, settings: Settings, sent: Send
     ) -> None:
-        a = (await create_announcement(session, tenant.workspace_id, status="published")).id
-        ingestor = ingestor_of(app)
         on_postgresql = settings.database_url.startswith("postgresql")
-
-        def sent(user_id: str) -> tuple[Submission, asyncio.Future[object]]:
-            events = [incoming("impression", a)]
-            batch = submission(tenant.workspace_id, events, user_id=user_id)
-            return batch, asyncio.ensure_future(ingestor.submit(batch))
 
         async with event_writers_held(settings.database_url):
             first, first_answer = sent("first")
@@ -48,5 +59,20 @@ class TestGroupsInFlight:
             assert not third.is_taken  # no third slot by default
 
         for answer in (first_answer, second_answer, third_answer):
-            assert (await asyncio.wait_for(answer, 10)).accepted == 1  # type: ignore[attr-defined]
+            assert (await asyncio.wait_for(answer, 10)).accepted == 1
         assert await stored_events(session, tenant.workspace_id) == 3
+
+    async def test_batches_that_came_together_are_shared_among_the_free_writers(
+        self, app: FastAPI, session: AsyncSession, settings: Settings, sent: Send
+    ) -> None:
+        writers = 2 if settings.database_url.startswith("postgresql") else 1
+
+        async with event_writers_held(settings.database_url):
+            batches, answers = zip(*(sent(f"u-{n}") for n in range(4)), strict=True)
+            await until(lambda: all(b.is_taken for b in batches), "the writers took them all")
+            # Light load: two groups of two side by side, not one of four and then nothing.
+            assert ingestor_of(app).groups_in_flight == writers
+
+        for answer in answers:
+            assert (await asyncio.wait_for(answer, 10)).accepted == 1
+        assert await stored_events(session, batches[0].workspace_id) == 4
