@@ -9,7 +9,7 @@ Statements come from app/ingest/statements.py, compiled once per dialect
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -165,12 +165,7 @@ def _references(
     first sight)."""
     known: set[str] = set()
     found: dict[tuple[str | None, str | None], str] = {}
-    values = {
-        "workspace_id": workspace_id,
-        "ids": sorted(announcement_ids),
-        "user_ids": [uid for uid, _ in keys if uid is not None],
-        "anonymous_ids": [aid for uid, aid in keys if uid is None and aid is not None],
-    }
+    values = {"workspace_id": workspace_id, "ids": sorted(announcement_ids), **_key_lists(keys)}
     for row_id, user_id, anonymous_id, kind in sql.group_references.fetch(connection, values):
         if kind == "announcement":
             known.add(row_id)
@@ -181,14 +176,19 @@ def _references(
         # Someone else may create the same user meanwhile (another replica): theirs stands.
         rows = [new_end_user_row(workspace_id, new_id("eu"), now, uid, aid) for uid, aid in missing]
         sql.insert_end_users.execute_many(connection, rows)
-        values = {
-            "workspace_id": workspace_id,
-            "user_ids": [uid for uid, _ in missing if uid is not None],
-            "anonymous_ids": [aid for uid, aid in missing if uid is None and aid is not None],
-        }
+        values = {"workspace_id": workspace_id, **_key_lists(missing)}
         for end_user_id, user_id, anonymous_id in sql.end_users_by_key.fetch(connection, values):
             found[(user_id, None) if user_id is not None else (None, anonymous_id)] = end_user_id
     return known, found
+
+
+def _key_lists(keys: Collection[tuple[str | None, str | None]]) -> dict[str, list[str]]:
+    """End users' keys as ``end_users_by_key`` binds them: user ids, and anonymous ids of
+    visitors who have none."""
+    return {
+        "user_ids": [uid for uid, _ in keys if uid is not None],
+        "anonymous_ids": [aid for uid, aid in keys if uid is None and aid is not None],
+    }
 
 
 def _write_workspace(
