@@ -14,6 +14,7 @@ other database goes through the async engine (``EngineUserReader``).
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -183,29 +184,30 @@ class EngineUserReader:
 
 
 class PostgresUserReader:
-    """PostgreSQL through asyncpg's own pool: one prepared statement, one round trip a read.
+    """PostgreSQL through asyncpg: one prepared statement, one round trip a read.
 
     Through the async engine the same read cost about three times as much (the pool's
-    pre-ping, its reset on return, SQLAlchemy's result machinery). asyncpg's own pool
-    also resets a connection when it comes back (``RESET ALL``, ``UNLISTEN *``, ...: a
-    second round trip per read) unless told otherwise; this reader only ever runs its
-    SELECT, which leaves nothing to reset (``_nothing_to_reset``). Errors that say the
-    database cannot serve now are answered 503, as the engine's are.
+    pre-ping, its reset on return, SQLAlchemy's result machinery), and through asyncpg's
+    own pool a tenth of a poll went to the pool (its acquire and release bookkeeping, and
+    a task started by every release). This reader runs one SELECT at a time on a
+    connection and nothing else, which leaves nothing to reset: its connections are a
+    plain list (``_Connections``). Errors that say the database cannot serve now are
+    answered 503, as the engine's are.
     """
 
     def __init__(self, database_url: str, settings: "Settings") -> None:
-        self._dsn = (
+        dsn = (
             make_url(database_url)
             .set(drivername="postgresql")
             .render_as_string(hide_password=False)
         )
         self._settings = settings
-        self._pool: asyncpg.Pool | None = None
-        self._starting = asyncio.Lock()
-        # First come, first served for the pool's connections. asyncpg's own queue lets a
-        # newcomer take a connection that was just handed to a waiter who has not run yet;
-        # the waiter goes to the back, again and again under load (feed p99 at 64
-        # connections 82-128 ms, against 32 ms with a pool as large as the load).
+        self._connections = _Connections(dsn, settings)
+        # First come, first served, and never more reads at once than connections. A pool
+        # whose waiters can be overtaken (asyncpg's: a newcomer could take a connection
+        # just handed to a waiter who had not run yet, again and again) gave the feed a
+        # p99 at 64 connections of 82-128 ms, against 32 ms with as many connections as
+        # requests.
         self._turns = asyncio.Semaphore(settings.db_pool_size)
         dialect = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
         self._sql = {}
@@ -216,28 +218,29 @@ class PostgresUserReader:
 
     async def read_profile(self, workspace_id: str, visitor: Visitor) -> UserProfile | None:
         statement, key = _lookup(visitor, _WITH_STATES_BY_USER_ID, _WITH_STATES_BY_ANONYMOUS_ID)
-        pool = self._pool or await self._start()
-        timeout = self._settings.db_pool_timeout_s
+        turns = self._turns
+        if turns.locked():  # every connection is busy: wait, but not for ever
+            try:
+                async with asyncio.timeout(self._settings.db_pool_timeout_s):
+                    await turns.acquire()
+            except TimeoutError as exc:
+                raise _unavailable() from exc
+        else:
+            await turns.acquire()  # returns at once
         try:
-            async with asyncio.timeout(timeout):
-                await self._turns.acquire()
-        except TimeoutError as exc:
-            raise _unavailable() from exc
-        try:
-            # The gate leaves a connection free: this waits only while one connects, bounded
-            # by asyncio.timeout (asyncpg's own timeout starts a task for each acquire).
-            async with asyncio.timeout(timeout):
-                connection = await pool.acquire()
+            connection = await self._connections.take()
+            failed = True
             try:
                 rows = await connection.fetch(self._sql[id(statement)], workspace_id, key)
+                failed = False
             finally:
-                await pool.release(connection)
+                self._connections.give_back(connection, failed=failed)
         except DRIVER_OUT_OF_REACH as exc:
             raise _unavailable() from exc
         except asyncpg.DataError as exc:  # a value the database refuses: a NUL character
             raise unstorable_value() from exc
         finally:
-            self._turns.release()
+            turns.release()
         if not rows:
             return None
         return _profile_with_states([tuple(row) for row in rows])
@@ -246,36 +249,55 @@ class PostgresUserReader:
         # The states came with the profile; attributes arrive as JSON text (jsonb).
         return _view(profile, profile.state_rows or (), parse=False, parse_attributes=True)
 
-    async def _start(self) -> asyncpg.Pool:
-        async with self._starting:
-            if self._pool is None:
-                settings = self._settings
-                try:
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=1,
-                        max_size=settings.db_pool_size,
-                        timeout=settings.db_pool_timeout_s,
-                        command_timeout=settings.db_statement_timeout_ms / 1000,
-                        server_settings={
-                            "statement_timeout": str(settings.db_statement_timeout_ms)
-                        },
-                        reset=_nothing_to_reset,
-                    )
-                except DRIVER_OUT_OF_REACH as exc:
-                    raise _unavailable() from exc
-            return self._pool
-
     async def aclose(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        await self._connections.close()
 
 
-async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
-    # asyncpg still rolls back a transaction left open before calling this; the reader's
-    # one SELECT sets no session state, holds no lock and listens to nothing.
-    return None
+# A connection unused for longer may have been dropped by a proxy or a firewall: replaced.
+_IDLE_LIFETIME_S = 60.0
+
+
+class _Connections:
+    """The reader's connections: idle ones on a stack, new ones made when none is idle.
+
+    The reader's gate lets at most ``db_pool_size`` reads run at once, so there are never
+    more connections than that. A connection whose read failed in any way (an error, a
+    cancelled request) is closed rather than reused: it may be in the middle of a query.
+    """
+
+    def __init__(self, dsn: str, settings: "Settings") -> None:
+        self._dsn = dsn
+        self._settings = settings
+        self._idle: list[tuple[asyncpg.Connection, float]] = []
+        self._closed = False
+
+    async def take(self) -> asyncpg.Connection:
+        now = time.monotonic()
+        while self._idle:
+            connection, idle_since = self._idle.pop()
+            if now - idle_since < _IDLE_LIFETIME_S and not connection.is_closed():
+                return connection
+            connection.terminate()
+        settings = self._settings
+        fresh: asyncpg.Connection = await asyncpg.connect(
+            self._dsn,
+            timeout=settings.db_pool_timeout_s,
+            command_timeout=settings.db_statement_timeout_ms / 1000,
+            server_settings={"statement_timeout": str(settings.db_statement_timeout_ms)},
+        )
+        return fresh
+
+    def give_back(self, connection: asyncpg.Connection, *, failed: bool) -> None:
+        if failed or self._closed or connection.is_closed():
+            connection.terminate()
+        else:
+            self._idle.append((connection, time.monotonic()))
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for connection, _ in idle:
+            await connection.close()
 
 
 def _unavailable() -> ServiceUnavailable:

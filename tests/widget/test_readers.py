@@ -4,6 +4,7 @@ import asyncio
 import sqlite3
 
 import asyncpg
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
@@ -14,6 +15,7 @@ from app.config import Settings
 from app.end_users.visitors import Visitor
 from app.feed.readers import UserReader
 from app.models import EndUser
+from tests.fixtures.databases import POSTGRES_URL
 from tests.fixtures.tenants import Tenant
 from tests.fixtures.widget_client import WidgetClient
 
@@ -72,21 +74,45 @@ class TestReadsAroundACommit:
 
 
 class TestPostgresRoundTrips:
-    async def test_a_connection_goes_back_to_the_pool_without_a_reset(
+    async def test_a_read_is_its_select_alone_on_a_reused_connection(
         self, app: FastAPI, settings: Settings, widget: WidgetClient, tenant: Tenant
     ) -> None:
-        """asyncpg resets a connection it gets back (``RESET ALL``, ``UNLISTEN *``...) unless
-        told otherwise: a second round trip for every poll, on a session the reader's one
-        SELECT never changes. (SQLite: one plain connection, no pool, nothing to check.)"""
+        """No reset on the way back (asyncpg's pool would run ``RESET ALL``, ``UNLISTEN *``...
+        unless told otherwise), no transaction, no ping: one round trip a poll, on the
+        connection the previous read used. (SQLite: one plain connection, nothing to check.)"""
         await widget.identify({"user_id": "7", "attributes": {}})
         reader = app.state.widget.reader
-        assert await reader.read_profile(tenant.workspace_id, Visitor("7", None, None))
+        visitor = Visitor("7", None, None)
+        assert await reader.read_profile(tenant.workspace_id, visitor)
         if settings.is_sqlite:
             return
-        pool: asyncpg.Pool = reader._pool
+        connections = reader._connections
+        ((connection, _),) = connections._idle
         queries: list[str] = []
-        async with pool.acquire() as connection:
-            connection.add_query_logger(lambda record: queries.append(record.query))
-            await connection.fetchval("SELECT 1")
-        # Released: asyncpg's default would have run its reset query just now.
-        assert queries == ["SELECT 1"]
+        connection.add_query_logger(lambda record: queries.append(record.query))
+        for _ in range(3):
+            assert await reader.read_profile(tenant.workspace_id, visitor)
+        await asyncio.sleep(0)  # asyncpg calls query loggers soon after, not during
+        assert [c for c, _ in connections._idle] == [connection]
+        assert len(queries) == 3 and all(q.startswith("SELECT") for q in queries), queries
+
+    async def test_a_connection_that_broke_while_idle_is_replaced(
+        self, app: FastAPI, settings: Settings, widget: WidgetClient, tenant: Tenant
+    ) -> None:
+        if settings.is_sqlite:
+            pytest.skip("PostgreSQL's reader only: SQLite reads its file")
+        await widget.identify({"user_id": "7", "attributes": {}})
+        reader = app.state.widget.reader
+        visitor = Visitor("7", None, None)
+        assert await reader.read_profile(tenant.workspace_id, visitor)
+        ((connection, _),) = reader._connections._idle
+        pid = connection.get_server_pid()
+        admin = await asyncpg.connect(POSTGRES_URL)
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.1)  # the server closes it: asyncpg notices
+        assert await reader.read_profile(tenant.workspace_id, visitor)
+        ((fresh, _),) = reader._connections._idle
+        assert fresh.get_server_pid() != pid
