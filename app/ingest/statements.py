@@ -88,9 +88,9 @@ def write_states_counters_and_versions() -> Update:
 
     Binds ``bump_state_versions_of_many``'s parameters, ``save_states_from_arrays``'s
     arrays and ``add_to_stats_from_arrays``'s (named ``stats_`` + column). The state rows
-    are locked already; the end users are locked first (in id order, by the statement
-    itself), then the counters (in the arrays' order, by the unreferenced CTE, which runs
-    after it): one order for every writer.
+    are locked already. The end users are locked in id order (the statement's own
+    ``FOR NO KEY UPDATE``) and the counters in the arrays' order; every writer runs this
+    same statement, so all take them in the same sequence.
     """
     saved = save_states_from_arrays().cte("saved")
     added = add_to_stats_from_arrays(STATS_PREFIX).cte("added")
