@@ -13,7 +13,7 @@ import html
 from playwright.sync_api import Page, expect
 
 from tests.widget_e2e.conftest import Embed
-from tests.widget_e2e.harness import HostSite, Workspace
+from tests.widget_e2e.harness import HostSite, Workspace, wait_until
 from tests.widget_e2e.test_auto_show import load_and_settle
 from tests.widget_e2e.test_layout import box
 
@@ -102,6 +102,8 @@ class TestTopPush:
             headers={"Authorization": f"Bearer {workspace.secret_key}"},
         )
         assert response.status_code == 200, response.text
+        # The server's feed drops it within its snapshot's re-check (1 s): reload after.
+        wait_until(lambda: not workspace.feed(anonymous_id="a-1")["announcements"])
         load_and_settle(page)
         expect(page.locator("tidings-spacer")).to_have_count(0)
         assert box(page, "#title")["y"] < 40
